@@ -1,0 +1,128 @@
+"""Server commands: INFO, CONFIG, TIME, DEBUG, SHUTDOWN, LOLWUT-free essentials."""
+
+from __future__ import annotations
+
+import time
+
+from respdb import errors
+from respdb.commands.args import to_float
+from respdb.commands.registry import command
+from respdb.config import ConfigError
+from respdb.errors import CommandError, err
+from respdb.protocol.types import OK, Map, Simple, Verbatim
+from respdb.server.client import Client
+from respdb.server.info import render
+
+
+@command("info")
+def info(ctx: Client, *sections: bytes) -> object:
+    text = render(ctx.server, [s.decode("latin-1") for s in sections])
+    return Verbatim(text.encode() + (b"\r\n" if text else b""))
+
+
+@command("config|get")
+def config_get(ctx: Client, *patterns: bytes) -> Map:
+    out: dict[str, str] = {}
+    for pattern in patterns:
+        for name, value in ctx.server.config.matching(pattern.decode("latin-1")):
+            out[name] = value
+    flat = Map()
+    for name, value in out.items():
+        flat += [name.encode(), value.encode()]
+    return flat
+
+
+@command("config|set")
+def config_set(ctx: Client, *args: bytes) -> object:
+    if len(args) % 2:
+        raise CommandError(errors.WRONG_ARGS.format(name="config|set"))
+    pairs = [(args[i].decode("latin-1"), args[i + 1].decode("utf-8", "surrogateescape")) for i in range(0, len(args), 2)]
+    ctx.server.config.set_many(pairs)
+    return OK
+
+
+@command("config|resetstat")
+def config_resetstat(ctx: Client) -> object:
+    ctx.server.reset_stats()
+    return OK
+
+
+@command("config|rewrite")
+def config_rewrite(ctx: Client) -> object:
+    path = ctx.server.config.config_file
+    if not path:
+        raise err("The server is running without a config file")
+    try:
+        ctx.server.config.rewrite(path)
+    except OSError as exc:
+        raise err(f"Rewriting config file: {exc.strerror}") from None
+    return OK
+
+
+@command("config|help")
+def config_help(ctx: Client) -> object:
+    lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ]
+    return [Simple(line.encode()) for line in lines]
+
+
+@command("time")
+def time_(ctx: Client) -> list[bytes]:
+    now = time.time_ns() // 1000
+    return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
+
+
+@command("debug")
+def debug(ctx: Client, sub: bytes, *args: bytes) -> object:
+    low = sub.lower()
+    if low == b"sleep" and len(args) == 1:
+        seconds = to_float(args[0])
+        time.sleep(max(0.0, seconds))  # blocks the whole server on purpose, as in Redis
+        return OK
+    if low == b"help":
+        return [Simple(b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"), Simple(b"SLEEP <seconds>"), Simple(b"    Stop the server for <seconds>. Decimals allowed.")]
+    raise CommandError(errors.UNKNOWN_SUBCOMMAND.format(sub=sub.decode("utf-8", "replace"), cmd="DEBUG"))
+
+
+@command("shutdown")
+def shutdown(ctx: Client, *args: bytes) -> object:
+    nosave = save = now = force = abort = False
+    for arg in args:
+        low = arg.lower()
+        if low == b"nosave":
+            nosave = True
+        elif low == b"save":
+            save = True
+        elif low == b"now":
+            now = True
+        elif low == b"force":
+            force = True
+        elif low == b"abort":
+            abort = True
+        else:
+            raise CommandError(errors.SYNTAX)
+    if (abort and (nosave or save or now or force)) or (nosave and save):
+        raise CommandError(errors.SYNTAX)
+    if abort:
+        raise err("No shutdown in progress.")
+    try:
+        ctx.server.prepare_shutdown(save=save, nosave=nosave, force=force)
+    except ConfigError as exc:
+        raise err(str(exc)) from None
+    ctx.server.request_shutdown()
+    # Like Redis, a successful SHUTDOWN sends no reply: the connection just closes.
+    from respdb.commands.dispatch import NO_REPLY
+
+    ctx.close_after_reply = True
+    return NO_REPLY

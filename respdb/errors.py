@@ -1,0 +1,79 @@
+"""Every error text respdb sends, verbatim from Redis 7.0 (clients pick exception classes from them).
+
+Handlers raise CommandError (or a subclass); the connection sends `-<text>` and carries on.
+"""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """A reply error. `text` is the full line after '-', prefix included (`ERR ...`, `WRONGTYPE ...`)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def err(message: str) -> CommandError:
+    """An `ERR` error: `raise err("syntax error")`."""
+    return CommandError("ERR " + message)
+
+
+# Dispatch
+UNKNOWN_COMMAND = "ERR unknown command '{name}', with args beginning with: {args}"
+WRONG_ARGS = "ERR wrong number of arguments for '{name}' command"
+UNKNOWN_SUBCOMMAND = "ERR unknown subcommand '{sub}'. Try {cmd} HELP."
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NOT_CONFIGURED = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NOPROTO = "NOPROTO unsupported protocol version"
+
+# Values and arguments
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+OVERFLOW = "ERR increment or decrement would overflow"
+INCR_NAN = "ERR increment would produce NaN or Infinity"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NO_SUCH_KEY = "ERR no such key"
+INVALID_EXPIRE = "ERR invalid expire time in '{name}' command"
+DB_INDEX = "ERR DB index is out of range"
+DB_INDEX_INVALID = "ERR invalid DB index"
+SAME_DB = "ERR source and destination objects are the same"
+NOT_POSITIVE = "ERR value is out of range, must be positive"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_INVALID = "ERR timeout is not a float or out of range"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+OFFSET_RANGE = "ERR offset is out of range"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+NX_XX = "ERR XX and NX options at the same time are not compatible"
+GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+MIN_MAX_FLOAT = "ERR min or max is not a float"
+MIN_MAX_LEX = "ERR min or max not valid string range item"
+HASH_NOT_INT = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+INDEX_RANGE = "ERR index out of range"
+NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
+SCORE_NAN = "ERR resulting score is not a number (NaN)"
+INVALID_CURSOR = "ERR invalid cursor"
+
+# Connection, server, transactions, scripting
+NOT_IN_SUBSCRIBE = (
+    "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+MAX_CLIENTS = "ERR max number of clients reached"
+NO_SUCH_CLIENT = "ERR No such client"
+CONFIG_UNKNOWN_PARAM = "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"

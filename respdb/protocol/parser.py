@@ -1,0 +1,241 @@
+"""Request parser: bytes in, argv lists out (RESP multibulk and inline commands), no I/O.
+
+hiredis parses the common case, a read that holds whole multibulk commands and nothing else. Anything
+else goes through the exact Python parser below, which mirrors Redis's processMultibulkBuffer and
+processInlineBuffer: the same limits, the same `Protocol error: ...` texts, and inline commands mixed
+with multibulk ones (hiredis rejects that mix, and accepts nested or non-bulk elements Redis refuses).
+The Python parser keeps its position inside a half-received command, so a large value arriving in
+many reads is scanned once.
+"""
+
+from __future__ import annotations
+
+import hiredis
+
+INLINE_MAX = 64 * 1024  # Redis PROTO_INLINE_MAX_SIZE
+MBULK_BIG_ARG = 32 * 1024
+
+
+class ProtocolError(Exception):
+    """Malformed input: the connection replies `-ERR Protocol error: ...` and is then closed."""
+
+
+def split_inline(line: bytes) -> list[bytes] | None:
+    """Split an inline command as Redis's sdssplitargs does; None means unbalanced quotes."""
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \t\n\r\v\f":
+            i += 1
+        if i >= n:
+            return args
+        cur = bytearray()
+        inq = insq = False
+        while True:
+            if inq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _ishex(line[i + 2]) and _ishex(line[i + 3]):
+                    cur.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 0x5C and i + 1 < n:
+                    i += 1
+                    cur.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 0x22:
+                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
+                        return None  # closing quote must be followed by a space or nothing
+                    inq = False
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            elif insq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                    i += 1
+                    cur.append(0x27)
+                elif c == 0x27:
+                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
+                        return None
+                    insq = False
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in b" \n\r\t\0":
+                    break
+                if c == 0x22:
+                    inq = True
+                elif c == 0x27:
+                    insq = True
+                else:
+                    cur.append(c)
+            i += 1
+        args.append(bytes(cur))
+
+
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+
+
+def _ishex(c: int) -> bool:
+    return c in b"0123456789abcdefABCDEF"
+
+
+class RequestParser:
+    """Turns received bytes into complete commands; raises ProtocolError with Redis's text."""
+
+    __slots__ = ("_argv", "_buf", "_bulk_len", "_mbulk_left", "_pos", "_reader", "auth_required", "max_bulk_len")
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._mbulk_left = 0  # arguments still expected by the half-parsed multibulk command
+        self._bulk_len = -1  # length of the bulk being received, -1 when reading its `$` header
+        self._argv: list[bytes] = []
+        self.max_bulk_len = max_bulk_len
+        # Before AUTH, Redis caps request sizes so an anonymous peer cannot make it allocate much.
+        self.auth_required = False
+        self._reader = hiredis.Reader()
+
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete command (the query buffer)."""
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        if not self._buf and data[:1] == b"*" and not self.auth_required:
+            cmds = self._feed_hiredis(data)
+            if cmds is not None:
+                return cmds
+        self._buf += data
+        return self._parse()
+
+    def _feed_hiredis(self, data: bytes) -> list[list[bytes]] | None:
+        """Whole multibulk commands only; None hands the read to the exact parser."""
+        reader = self._reader
+        reader.feed(data)
+        cmds = []
+        try:
+            cmd = reader.gets()
+            while cmd is not False:
+                if cmd:  # `*0` and `*-1` are skipped, as Redis does
+                    for arg in cmd:
+                        if arg.__class__ is not bytes or len(arg) > self.max_bulk_len:
+                            raise ValueError
+                    cmds.append(cmd)
+                cmd = reader.gets()
+        except Exception:
+            self._reader = hiredis.Reader()
+            return None
+        if reader.has_data():
+            self._reader = hiredis.Reader()
+            return None
+        return cmds
+
+    def _parse(self) -> list[list[bytes]]:
+        cmds: list[list[bytes]] = []
+        buf = self._buf
+        while True:
+            if self._mbulk_left == 0:
+                if self._pos >= len(buf):
+                    break
+                if buf[self._pos] == 0x2A:  # '*'
+                    if not self._multibulk_header():
+                        break
+                    if self._mbulk_left == 0:
+                        continue
+                else:
+                    cmd = self._inline()
+                    if cmd is None:
+                        break
+                    if cmd:
+                        cmds.append(cmd)
+                    continue
+            if not self._multibulk_args():
+                break
+            cmds.append(self._argv)
+            self._argv = []
+        # Drop consumed bytes; keep the unread tail (and any half-received bulk) only.
+        if self._pos:
+            del buf[: self._pos]
+            self._pos = 0
+        return cmds
+
+    def _inline(self) -> list[bytes] | None:
+        buf = self._buf
+        nl = buf.find(b"\n", self._pos)
+        if nl < 0:
+            if len(buf) - self._pos > INLINE_MAX:
+                raise ProtocolError("Protocol error: too big inline request")
+            return None
+        end = nl - 1 if nl > self._pos and buf[nl - 1] == 13 else nl
+        line = bytes(buf[self._pos : end])
+        self._pos = nl + 1
+        args = split_inline(line)
+        if args is None:
+            raise ProtocolError("Protocol error: unbalanced quotes in request")
+        return args
+
+    def _multibulk_header(self) -> bool:
+        buf = self._buf
+        nl = buf.find(b"\r\n", self._pos)
+        if nl < 0:
+            if len(buf) - self._pos > INLINE_MAX:
+                raise ProtocolError("Protocol error: too big mbulk count string")
+            return False
+        count = _parse_int(buf, self._pos + 1, nl)
+        if count is None or count > 2147483647:
+            raise ProtocolError("Protocol error: invalid multibulk length")
+        if count > 10 and self.auth_required:
+            raise ProtocolError("Protocol error: unauthenticated multibulk length")
+        self._pos = nl + 2
+        self._mbulk_left = max(count, 0)
+        self._bulk_len = -1
+        self._argv = []
+        return True
+
+    def _multibulk_args(self) -> bool:
+        buf = self._buf
+        argv = self._argv
+        while self._mbulk_left:
+            if self._bulk_len < 0:
+                pos = self._pos
+                nl = buf.find(b"\r\n", pos)
+                if nl < 0:
+                    if len(buf) - pos > INLINE_MAX:
+                        raise ProtocolError("Protocol error: too big bulk count string")
+                    return False
+                if buf[pos] != 0x24:  # '$'
+                    raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
+                size = _parse_int(buf, pos + 1, nl)
+                if size is None or size < 0 or size > self.max_bulk_len:
+                    raise ProtocolError("Protocol error: invalid bulk length")
+                if size > 16384 and self.auth_required:
+                    raise ProtocolError("Protocol error: unauthenticated bulk length")
+                self._pos = nl + 2
+                self._bulk_len = size
+            end = self._pos + self._bulk_len
+            if len(buf) < end + 2:
+                return False
+            argv.append(bytes(buf[self._pos : end]))
+            self._pos = end + 2
+            self._bulk_len = -1
+            self._mbulk_left -= 1
+        return True
+
+
+def _parse_int(buf: bytearray, start: int, end: int) -> int | None:
+    """Redis's string2ll: optional '-', digits only, no '+', no spaces, no leading zeros."""
+    text = bytes(buf[start:end])
+    if not text or len(text) > 20:
+        return None
+    body = text[1:] if text[:1] == b"-" else text
+    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0"):
+        return None
+    return int(text)

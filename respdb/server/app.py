@@ -1,0 +1,313 @@
+"""Server lifecycle: listeners, the client registry, command admission, the cron, shutdown.
+
+`Server` owns the Config, the Keyspace and the clients. Dispatch calls back into it at fixed points
+(`reject` before a command runs, `after_write` after one changed data, `block_client` when a command
+parks), which is where auth, subscriber mode, blocking and later features (ACL, OOM, AOF, MONITOR)
+plug in without touching handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from respdb import __version__, errors
+from respdb.commands import load_all
+from respdb.commands.dispatch import NOT_READY, Block, _error_bytes
+from respdb.commands.registry import CommandSpec
+from respdb.config import Config
+from respdb.server.client import Client
+from respdb.server.connection import Connection
+from respdb.server.log import Log
+from respdb.storage.keyspace import Keyspace, now_ms
+
+_NOAUTH_OK = frozenset({"auth", "hello", "quit", "reset"})
+
+
+class Server:
+    def __init__(self, config: Config | None = None) -> None:
+        load_all()
+        self.config = config or Config()
+        self.log = Log(self.config.loglevel, self.config.logfile)
+        self.config.on_change("loglevel", self.log.set_level)
+        self.keyspace = Keyspace(self.config.databases)
+        self.clients: dict[int, Client] = {}
+        self._next_id = 0
+        self.start_time = time.time()
+        self.clock = self.start_time  # refreshed by the cron; coarse time for idle tracking
+        self.commands_processed = 0
+        self.connections_received = 0
+        self.rejected_connections = 0
+        self.error_counts: dict[str, int] = {}
+        self.total_error_replies = 0
+        self.post_command_needed = False  # set by features that watch every command (MONITOR)
+        self.post_command_hooks: list[Callable[[Client, CommandSpec, list[bytes]], None]] = []
+        self.write_hooks: list[Callable[[Client, CommandSpec, list[bytes]], None]] = []
+        self.reject_hooks: list[Callable[[Client, CommandSpec, list[bytes]], str | None]] = []
+        self.shutdown_hooks: list[Callable[[], None]] = []
+        self.prepare_shutdown_hooks: list[Callable[[bool, bool, bool], None]] = []
+        self.disconnect_hooks: list[Callable[[Client], None]] = []
+        self.reset_hooks: list[Callable[[Client], None]] = []
+        self.cron_hooks: list[Callable[[], None]] = []
+        self.info_sections: dict[str, Callable[[], list[tuple[str, Any]]]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+        self._stopped: asyncio.Event | None = None
+        self.port = self.config.port
+        self.run_id = os.urandom(20).hex()
+        self.shutdown_asap = False
+
+    # --- clients -------------------------------------------------------------------------------
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def auth_required(self) -> bool:
+        return bool(self.config.requirepass)
+
+    def accept_client(self, client: Client, peer: Any) -> bytes | None:
+        """Admit a new connection, or return the error to send before closing it."""
+        self.connections_received += 1
+        if len(self.clients) >= self.config.maxclients:
+            self.rejected_connections += 1
+            return _error_bytes(errors.MAX_CLIENTS)
+        self.clients[client.id] = client
+        return None
+
+    def remove_client(self, client: Client) -> None:
+        if self.clients.pop(client.id, None) is None:
+            return
+        if client.blocked is not None:
+            self.unblock(client, None, send=False)
+        for hook in self.disconnect_hooks:
+            hook(client)
+
+    def used_memory(self) -> int:
+        """Bytes the process holds (RSS): what maxmemory and INFO memory account against."""
+        from respdb.server.info import rss_bytes
+
+        return rss_bytes()
+
+    def reset_stats(self) -> None:
+        from respdb.commands.registry import COMMANDS
+
+        self.commands_processed = 0
+        self.connections_received = 0
+        self.rejected_connections = 0
+        self.error_counts.clear()
+        self.total_error_replies = 0
+        self.keyspace.expired_keys = 0
+        for spec in COMMANDS.values():
+            for sp in [spec, *spec.subcommands.values()]:
+                sp.calls = sp.failed_calls = sp.rejected_calls = 0
+                sp.usec = 0.0
+
+    def prepare_shutdown(self, save: bool, nosave: bool, force: bool) -> None:
+        """Run the pre-shutdown steps (final snapshot); a failing step raises unless forced."""
+        for hook in self.prepare_shutdown_hooks:
+            hook(save, nosave, force)
+
+    # --- admission and post-command hooks ------------------------------------------------------
+    def reject(self, client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
+        """Why this command may not run now (the error text), or None. Order as processCommand."""
+        name = spec.name.split("|", 1)[0]
+        if not client.authenticated and not spec.noauth and name not in _NOAUTH_OK:
+            return errors.NOAUTH
+        for hook in self.reject_hooks:
+            text = hook(client, spec, argv)
+            if text is not None:
+                return text
+        if (client.channels or client.patterns or client.shard_channels) and not client.resp3:
+            if name not in {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"}:
+                return errors.NOT_IN_SUBSCRIBE.format(name=name)
+        return None
+
+    def after_write(self, client: Client, spec: CommandSpec, argv: list[bytes], dirty_before: int) -> None:
+        if self.keyspace.dirty != dirty_before:
+            for hook in self.write_hooks:
+                hook(client, spec, argv)
+            client.propagate_argv = None
+        for hook in self.post_command_hooks:
+            hook(client, spec, argv)
+        if self.keyspace.ready_keys:
+            self.serve_ready_keys()
+
+    def stat_errors(self, text: str, rejected: bool = False) -> None:
+        code = text.split(" ", 1)[0]
+        self.error_counts[code] = self.error_counts.get(code, 0) + 1
+        self.total_error_replies += 1
+
+    # --- blocking ------------------------------------------------------------------------------
+    def block_client(self, client: Client, block: Block) -> None:
+        """Park `client` until one of block.keys is served or the deadline passes."""
+        client.blocked = block
+        block.db_id = client.db.id
+        client.plain = False
+        waiting = self.keyspace.blocking_keys.setdefault(block.db_id, {})
+        for key in block.keys:
+            waiting.setdefault(key, deque()).append(client)
+        if block.deadline is not None and self.loop is not None:
+            delay = max(0.0, block.deadline - time.monotonic())
+            block.timer = self.loop.call_later(delay, self._block_timeout, client, block)
+        return None
+
+    def _block_timeout(self, client: Client, block: Block) -> None:
+        if client.blocked is block:
+            self.unblock(client, block.timeout_reply)
+
+    def unblock(self, client: Client, reply: Any, send: bool = True, error: str | None = None) -> None:
+        block = client.blocked
+        if block is None:
+            return
+        client.blocked = None
+        if block.timer is not None:
+            block.timer.cancel()
+        waiting = self.keyspace.blocking_keys.get(block.db_id, {})
+        for key in block.keys:
+            queue = waiting.get(key)
+            if queue is not None:
+                with contextlib.suppress(ValueError):
+                    queue.remove(client)
+                if not queue:
+                    del waiting[key]
+        client.refresh_plain()
+        if send and client.conn is not None:
+            if error is not None:
+                client.write(_error_bytes(error))
+            elif client.reply_mode == b"on":
+                client.write(client.encode(reply))
+            if self.loop is not None:
+                self.loop.call_soon(client.conn.resume)
+
+    def serve_ready_keys(self) -> None:
+        """Hand elements to clients blocked on keys that just received some, first come first served."""
+        ks = self.keyspace
+        while ks.ready_keys:
+            ready, ks.ready_keys = ks.ready_keys, []
+            for db_id, key in ready:
+                queue = ks.blocking_keys.get(db_id, {}).get(key)
+                while queue:
+                    client = queue[0]
+                    block = client.blocked
+                    dirty = ks.dirty
+                    reply = block.serve()
+                    if reply is NOT_READY:
+                        break
+                    self.unblock(client, reply)
+                    if ks.dirty != dirty:
+                        for hook in self.write_hooks:
+                            hook(client, None, client.propagate_argv or [])  # type: ignore[arg-type]
+                        client.propagate_argv = None
+
+    # --- cron ----------------------------------------------------------------------------------
+    async def _cron(self) -> None:
+        while True:
+            await asyncio.sleep(1 / self.config.hz)
+            try:
+                self.cron()
+            except Exception as exc:
+                self.log.warning(f"cron failed: {exc!r}")
+
+    def cron(self) -> None:
+        self.clock = time.time()
+        now = now_ms()
+        # Active expiry: Redis spends ~25% of a cycle; a fixed budget per db keeps latency bounded.
+        for db in self.keyspace.dbs:
+            if db.expires:
+                db.active_expire(now, 200)
+        if self.keyspace.ready_keys:
+            self.serve_ready_keys()
+        timeout = self.config.timeout
+        if timeout:
+            for client in list(self.clients.values()):
+                if client.blocked is None and not client.channels and not client.patterns and not client.shard_channels and self.clock - client.last_interaction > timeout:
+                    self.log.verbose(f"Closing idle client id={client.id}")
+                    client.conn.close()
+        for hook in self.cron_hooks:
+            hook()
+        if self.shutdown_asap:
+            self.shutdown_asap = False
+            self.request_shutdown()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        backlog = self.config.tcp_backlog
+        port = self.config.port
+        if port or not self.config.unixsocket:
+            hosts = [h.lstrip("-") for h in self.config.bind]
+            for host in hosts:
+                optional = self.config.bind[hosts.index(host)].startswith("-")
+                try:
+                    srv = await self.loop.create_server(
+                        lambda: Connection(self), host=None if host == "*" else host, port=port, backlog=backlog, reuse_address=True
+                    )
+                except OSError as exc:
+                    if optional:
+                        continue
+                    raise OSError(f"Could not create server TCP listening socket {host}:{port}: {exc.strerror}") from exc
+                self._servers.append(srv)
+                if port == 0:
+                    port = srv.sockets[0].getsockname()[1]
+            self.port = port
+        if self.config.unixsocket:
+            srv = await self.loop.create_unix_server(lambda: Connection(self), path=self.config.unixsocket, backlog=backlog)
+            self._servers.append(srv)
+        self._cron_task = self.loop.create_task(self._cron())
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+        self.log.notice(f"respdb {__version__} (pid {os.getpid()}) running in standalone mode, port {self.port}")
+        self.log.notice("Ready to accept connections tcp" if port else "Ready to accept connections unix")
+
+    def _on_signal(self, sig: int) -> None:
+        name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+        self.log.warning(f"Received {name} scheduling shutdown...")
+        self.request_shutdown()
+
+    def request_shutdown(self) -> None:
+        """Graceful stop: run shutdown hooks (final save), close listeners and clients."""
+        self.log.warning("User requested shutdown...")
+        for hook in self.shutdown_hooks:
+            hook()
+        for srv in self._servers:
+            srv.close()
+        for client in list(self.clients.values()):
+            if client.conn is not None:
+                client.conn.close()
+        self.log.warning("respdb is now ready to exit, bye bye...")
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        if self._stopped is not None:
+            await self._stopped.wait()
+        self._cron_task.cancel()
+        for srv in self._servers:
+            with contextlib.suppress(Exception):
+                await srv.wait_closed()
+
+    def listening_sockets(self) -> list[socket.socket]:
+        return [s for srv in self._servers for s in srv.sockets]
+
+
+def run(config: Config) -> None:
+    """Run a server until SHUTDOWN or a signal; uvloop when installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable without it
+        uvloop = None
+    server = Server(config)
+    if uvloop is not None:
+        uvloop.run(server.serve_forever())
+    else:
+        asyncio.run(server.serve_forever())

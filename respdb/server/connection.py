@@ -1,0 +1,152 @@
+"""The asyncio.Protocol for one client: read → parse → execute → one write per batch.
+
+Flow control: when the transport's write buffer passes its high-water mark (a client that sends
+requests faster than it reads replies), reading from that client pauses until the buffer drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import TYPE_CHECKING
+
+from respdb.commands.dispatch import execute
+from respdb.protocol import ProtocolError, RequestParser
+from respdb.server.client import Client
+
+if TYPE_CHECKING:
+    from respdb.server.app import Server
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = ("client", "closed", "parser", "paused", "pending", "server", "transport")
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.client: Client | None = None
+        self.parser = RequestParser(server.config.proto_max_bulk_len)
+        self.pending: deque[list[bytes]] = deque()  # commands that arrived while blocked
+        self.paused = False
+        self.closed = False
+
+    # --- asyncio callbacks ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        server = self.server
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        client = Client(server, server.next_client_id(), _fmt_addr(peer), _fmt_addr(local), sock.fileno() if sock else -1)
+        client.conn = self
+        self.client = client
+        refusal = server.accept_client(client, peer)
+        if refusal is not None:
+            transport.write(refusal)
+            transport.close()
+            self.closed = True
+            return
+        self.parser.auth_required = not client.authenticated
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.client is not None:
+            self.server.remove_client(self.client)
+
+    def pause_writing(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if client is None or self.closed:
+            return
+        try:
+            cmds = self.parser.feed(data)
+        except ProtocolError as exc:
+            self.server.log.verbose(f"Protocol error ({exc}) from client: id={client.id} addr={client.addr}")
+            self.transport.write(b"-ERR " + str(exc).encode() + b"\r\n")  # type: ignore[union-attr]
+            self.close()
+            return
+        if not cmds:
+            self._check_query_buffer()
+            return
+        client.last_interaction = self.server.clock
+        if client.blocked is not None or self.pending:
+            self.pending.extend(cmds)
+            return
+        self.run(cmds)
+
+    # --- execution -----------------------------------------------------------------------------
+    def run(self, cmds: list[list[bytes]]) -> None:
+        client = self.client
+        out = []
+        done = 0
+        for argv in cmds:
+            done += 1
+            reply = execute(client, argv)  # type: ignore[arg-type]
+            if reply is not None:
+                out.append(reply)
+            if client.blocked is not None or client.close_after_reply:  # type: ignore[union-attr]
+                break
+        if out and not self.closed:
+            self.transport.write(b"".join(out) if len(out) > 1 else out[0])  # type: ignore[union-attr]
+        if client.close_after_reply:  # type: ignore[union-attr]
+            self.close()
+            return
+        if done < len(cmds):
+            # Blocked mid-pipeline: the rest waits, in order, ahead of anything that arrives later.
+            self.pending.extendleft(reversed(cmds[done:]))
+        self.parser.auth_required = not client.authenticated  # type: ignore[union-attr]
+
+    def resume(self) -> None:
+        """Run the commands that queued up while the client was blocked."""
+        if self.pending and not self.closed and self.client is not None and self.client.blocked is None:
+            cmds = list(self.pending)
+            self.pending.clear()
+            self.run(cmds)
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def output_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _check_query_buffer(self) -> None:
+        limit = self.server.config.client_query_buffer_limit
+        if self.parser.pending() > limit:
+            self.server.log.warning(f"Closing client that reached max query buffer length: id={self.client.id}")  # type: ignore[union-attr]
+            self.close()
+
+
+def _fmt_addr(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    if isinstance(addr, str):
+        return addr + ":0"
+    return "?:0"

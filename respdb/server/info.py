@@ -1,0 +1,188 @@
+"""INFO sections: each a function returning (field, value) pairs; features add their own sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from respdb import REDIS_VERSION, __version__
+
+if TYPE_CHECKING:
+    from respdb.server.app import Server
+
+DEFAULT_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"]
+ALL_EXTRA = ["commandstats", "latencystats"]
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def human(n: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.2f}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1024
+    return str(n)
+
+
+def section_server(s: Server) -> list[tuple[str, Any]]:
+    uptime = int(time.time() - s.start_time)
+    return [
+        ("redis_version", REDIS_VERSION),
+        ("respdb_version", __version__),
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0),
+        ("redis_mode", "standalone"),
+        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
+        ("multiplexing_api", "epoll" if sys.platform.startswith("linux") else "kqueue"),
+        ("python_version", platform.python_version()),
+        ("process_id", os.getpid()),
+        ("process_supervised", "no"),
+        ("run_id", s.run_id),
+        ("tcp_port", s.port),
+        ("server_time_usec", int(time.time() * 1e6)),
+        ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400),
+        ("hz", s.config.hz),
+        ("configured_hz", s.config.hz),
+        ("executable", os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""),
+        ("config_file", os.path.abspath(s.config.config_file) if s.config.config_file else ""),
+    ]
+
+
+def section_clients(s: Server) -> list[tuple[str, Any]]:
+    clients = list(s.clients.values())
+    return [
+        ("connected_clients", len(clients)),
+        ("maxclients", s.config.maxclients),
+        ("blocked_clients", sum(1 for c in clients if c.blocked is not None)),
+        ("pubsub_clients", sum(1 for c in clients if c.channels or c.patterns or c.shard_channels)),
+        ("watching_clients", sum(1 for c in clients if c.watching)),
+    ]
+
+
+def section_memory(s: Server) -> list[tuple[str, Any]]:
+    rss = rss_bytes()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    used = s.used_memory()
+    maxmemory = getattr(s.config, "maxmemory", 0)
+    return [
+        ("used_memory", used),
+        ("used_memory_human", human(used)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", human(rss)),
+        ("used_memory_peak", max(peak, used)),
+        ("used_memory_peak_human", human(max(peak, used))),
+        ("maxmemory", maxmemory),
+        ("maxmemory_human", human(maxmemory)),
+        ("maxmemory_policy", getattr(s.config, "maxmemory_policy", "noeviction")),
+        ("mem_allocator", "pymalloc"),
+    ]
+
+
+def section_stats(s: Server) -> list[tuple[str, Any]]:
+    return [
+        ("total_connections_received", s.connections_received),
+        ("total_commands_processed", s.commands_processed),
+        ("rejected_connections", s.rejected_connections),
+        ("expired_keys", s.keyspace.expired_keys),
+        ("total_error_replies", s.total_error_replies),
+    ]
+
+
+def section_replication(s: Server) -> list[tuple[str, Any]]:
+    return [("role", "master"), ("connected_slaves", 0), ("master_repl_offset", 0)]
+
+
+def section_cpu(s: Server) -> list[tuple[str, Any]]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", f"{ru.ru_stime:.6f}"),
+        ("used_cpu_user", f"{ru.ru_utime:.6f}"),
+        ("used_cpu_sys_children", f"{ch.ru_stime:.6f}"),
+        ("used_cpu_user_children", f"{ch.ru_utime:.6f}"),
+    ]
+
+
+def section_errorstats(s: Server) -> list[tuple[str, Any]]:
+    return [(f"errorstat_{code}", f"count={n}") for code, n in sorted(s.error_counts.items())]
+
+
+def section_commandstats(s: Server) -> list[tuple[str, Any]]:
+    from respdb.commands.registry import COMMANDS
+
+    out = []
+    for spec in COMMANDS.values():
+        for sp in [spec, *spec.subcommands.values()]:
+            if sp.calls or sp.rejected_calls or sp.failed_calls:
+                per = sp.usec / sp.calls if sp.calls else 0.0
+                out.append(
+                    (
+                        f"cmdstat_{sp.name}",
+                        f"calls={sp.calls},usec={int(sp.usec)},usec_per_call={per:.2f},"
+                        f"rejected_calls={sp.rejected_calls},failed_calls={sp.failed_calls}",
+                    )
+                )
+    return out
+
+
+def section_cluster(s: Server) -> list[tuple[str, Any]]:
+    return [("cluster_enabled", 0)]
+
+
+def section_keyspace(s: Server) -> list[tuple[str, Any]]:
+    out = []
+    for db in s.keyspace.dbs:
+        if db.data:
+            out.append((f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={db.avg_ttl}"))
+    return out
+
+
+SECTIONS = {
+    "server": section_server,
+    "clients": section_clients,
+    "memory": section_memory,
+    "stats": section_stats,
+    "replication": section_replication,
+    "cpu": section_cpu,
+    "modules": lambda s: [],
+    "errorstats": section_errorstats,
+    "commandstats": section_commandstats,
+    "cluster": section_cluster,
+    "keyspace": section_keyspace,
+}
+
+
+def render(s: Server, names: list[str]) -> str:
+    """The INFO text for the requested section names (Redis's default/all/everything rules)."""
+    wanted: list[str] = []
+    low = [n.lower() for n in names]
+    order = DEFAULT_SECTIONS + [x for x in s.info_sections if x not in DEFAULT_SECTIONS] + ALL_EXTRA
+    if not low or "default" in low:
+        wanted += DEFAULT_SECTIONS
+    if "all" in low or "everything" in low:
+        wanted += order
+    wanted += low
+    seen = set()
+    parts = []
+    for name in order + [n for n in low if n not in order]:
+        if name not in wanted or name in seen:
+            continue
+        seen.add(name)
+        fn = s.info_sections.get(name) or SECTIONS.get(name)
+        if fn is None:
+            continue
+        fields = fn(s)
+        parts.append(f"# {name.capitalize() if name != 'cpu' else 'CPU'}\r\n" + "".join(f"{k}:{v}\r\n" for k, v in fields))
+    return "\r\n".join(parts)

@@ -1,0 +1,261 @@
+"""The keyspace: numbered databases of key → value, with per-key expiry kept beside the data.
+
+Values are plain Python objects, and the type of the object is the Redis type of the key:
+bytes → string, dict → hash, deque → list, set → set, ZSet → zset, Stream → stream.
+Expiry lives in a second dict (absolute ms) so keys without a TTL cost nothing extra, plus a heap that
+lets the active cycle reclaim expired keys without scanning. Every write goes through `changed()`, the
+one hook where WATCH, client-side caching, keyspace events, the dirty counter and blocked clients
+learn about it. This module imports nothing from the protocol or server layers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from respdb.errors import WRONGTYPE, CommandError
+
+TYPE_NAMES: dict[type, bytes] = {bytes: b"string", dict: b"hash", deque: b"list", set: b"set"}
+
+
+def register_type(cls: type, name: bytes) -> None:
+    """Value classes defined elsewhere in storage (ZSet, Stream) announce their Redis type name."""
+    TYPE_NAMES[cls] = name
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class WrongType(CommandError):
+    def __init__(self) -> None:
+        super().__init__(WRONGTYPE)
+
+
+class Database:
+    """One numbered database. Handlers use the typed accessors; nothing else touches `data`."""
+
+    __slots__ = ("_heap", "avg_ttl", "data", "expires", "id", "keyspace", "watched")
+
+    def __init__(self, index: int, keyspace: Keyspace) -> None:
+        self.id = index
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self._heap: list[tuple[int, bytes]] = []  # (when_ms, key); stale entries skipped lazily
+        self.keyspace = keyspace
+        self.watched: dict[bytes, list[Any]] = {}  # key → clients that WATCH it
+        self.avg_ttl = 0
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, key: bytes) -> Any:
+        """The live value or None; an expired key is deleted on the way (lazy expiry)."""
+        if self.expires and key in self.expires and self.expires[key] <= now_ms():
+            self._expire_now(key)
+            return None
+        return self.data.get(key)
+
+    def get_typed(self, key: bytes, cls: type) -> Any:
+        """The value if it is of `cls`, None if missing; WRONGTYPE otherwise."""
+        value = self.get(key)
+        if value is not None and value.__class__ is not cls:
+            raise WrongType()
+        return value
+
+    def get_string(self, key: bytes) -> bytes | None:
+        value = self.get(key)
+        if value is not None and value.__class__ is not bytes:
+            raise WrongType()
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def type_name(self, key: bytes) -> bytes:
+        value = self.get(key)
+        return b"none" if value is None else TYPE_NAMES[value.__class__]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def live_keys(self) -> Iterator[bytes]:
+        """Live keys (expired ones skipped, not deleted, so iteration never mutates the dict)."""
+        if not self.expires:
+            return iter(list(self.data))
+        now = now_ms()
+        expires = self.expires
+        return iter([k for k in self.data if k not in expires or expires[k] > now])
+
+    def random_key(self) -> bytes | None:
+        # Redis's dictGetFairRandomKey is O(1); a dict has no random access, so sample its keys view
+        # through an index drawn up front (O(n) walk in C, bounded tries like Redis's).
+        for _ in range(100):
+            if not self.data:
+                return None
+            key = next(_nth(self.data, random.randrange(len(self.data))))
+            if self.get(key) is not None:
+                return key
+        return None
+
+    # --- writes ------------------------------------------------------------------------------
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store `value`, replacing any old value and (unless keep_ttl) its TTL. Call changed() after."""
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+
+    def add(self, key: bytes, value: Any) -> None:
+        """Create a key known to be absent (a new collection)."""
+        self.data[key] = value
+        notify = self.keyspace.notify
+        if notify is not None:
+            notify("n", "new", key, self.id)
+
+    def delete(self, key: bytes) -> bool:
+        if self.get(key) is None:
+            return False
+        del self.data[key]
+        if self.expires:
+            self.expires.pop(key, None)
+        return True
+
+    def remove_if_empty(self, key: bytes, value: Any) -> None:
+        """Collections are deleted when their last element goes, as in Redis."""
+        if not value:
+            self.data.pop(key, None)
+            if self.expires:
+                self.expires.pop(key, None)
+
+    def pop_value(self, key: bytes) -> tuple[Any, int | None] | None:
+        """Remove a key returning (value, expire_ms) — RENAME and MOVE carry both."""
+        value = self.get(key)
+        if value is None:
+            return None
+        del self.data[key]
+        return value, self.expires.pop(key, None) if self.expires else None
+
+    def flush(self) -> None:
+        if self.watched:
+            for key in list(self.watched):
+                if key in self.data:
+                    self.touch_watched(key)
+        self.data = {}
+        self.expires = {}
+        self._heap = []
+
+    # --- expiry ------------------------------------------------------------------------------
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        self.expires[key] = when_ms
+        heap = self._heap
+        heapq.heappush(heap, (when_ms, key))
+        if len(heap) > 64 and len(heap) > 3 * len(self.expires):
+            self._rebuild_heap()
+
+    def get_expire(self, key: bytes) -> int | None:
+        return self.expires.get(key) if self.expires else None
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None if self.expires else False
+
+    def _rebuild_heap(self) -> None:
+        self._heap = [(when, key) for key, when in self.expires.items()]
+        heapq.heapify(self._heap)
+
+    def _expire_now(self, key: bytes) -> None:
+        del self.data[key]
+        del self.expires[key]
+        ks = self.keyspace
+        ks.expired_keys += 1
+        self.touch_watched(key)
+        if ks.on_change is not None:
+            ks.on_change(self, key)
+        if ks.notify is not None:
+            ks.notify("x", "expired", key, self.id)
+
+    def active_expire(self, now: int, budget: int) -> int:
+        """Delete up to `budget` keys whose time has come; returns how many were deleted."""
+        heap, expires = self._heap, self.expires
+        done = 0
+        while heap and heap[0][0] <= now and done < budget:
+            when, key = heapq.heappop(heap)
+            if expires.get(key) == when:  # else the TTL changed since it was pushed
+                self._expire_now(key)
+                done += 1
+        return done
+
+    # --- change notification -------------------------------------------------------------------
+    def changed(self, key: bytes, cls: str, event: str) -> None:
+        """Record a write to `key`: dirty count, WATCH, tracking, keyspace event `event` of class `cls`."""
+        ks = self.keyspace
+        ks.dirty += 1
+        if self.watched and key in self.watched:
+            self.touch_watched(key)
+        if ks.on_change is not None:
+            ks.on_change(self, key)
+        if ks.notify is not None:
+            ks.notify(cls, event, key, self.id)
+
+    def event(self, key: bytes, cls: str, event: str) -> None:
+        """A further keyspace event for a write already recorded with changed() (SET EX → expire)."""
+        notify = self.keyspace.notify
+        if notify is not None:
+            notify(cls, event, key, self.id)
+
+    def touch_watched(self, key: bytes) -> None:
+        for client in self.watched.get(key, ()):
+            client.watch_dirty = True
+
+    def signal_ready(self, key: bytes) -> None:
+        """A list/zset/stream got elements: clients blocked on it may be served after this command."""
+        if key in self.keyspace.blocking_keys.get(self.id, ()):
+            self.keyspace.ready_keys.append((self.id, key))
+
+
+def _nth(data: dict, index: int) -> Iterator[bytes]:
+    it = iter(data)
+    for _ in range(index):
+        next(it)
+    return it
+
+
+class Keyspace:
+    """All databases plus the counters and hooks shared by them."""
+
+    def __init__(self, count: int = 16) -> None:
+        self.dbs = [Database(i, self) for i in range(count)]
+        self.dirty = 0  # writes since the last save (rdb_changes_since_last_save)
+        self.expired_keys = 0
+        # Hooks filled in by the server; None costs one attribute check per write.
+        self.notify: Callable[[str, str, bytes, int], None] | None = None
+        self.on_change: Callable[[Database, bytes], None] | None = None
+        # Blocking operations: db id → keys some client waits on; keys that became ready.
+        self.blocking_keys: dict[int, dict[bytes, deque[Any]]] = {}
+        self.ready_keys: list[tuple[int, bytes]] = []
+
+    def __getitem__(self, index: int) -> Database:
+        return self.dbs[index]
+
+    def __len__(self) -> int:
+        return len(self.dbs)
+
+    def flushall(self) -> None:
+        for db in self.dbs:
+            db.flush()
+
+    def swap(self, a: int, b: int) -> None:
+        """SWAPDB: exchange contents; WATCHers of keys in either db see the change, as in Redis 7.0."""
+        da, db_ = self.dbs[a], self.dbs[b]
+        for d, other in ((da, db_), (db_, da)):
+            for key in list(d.watched):
+                if key in d.data or key in other.data:
+                    d.touch_watched(key)
+        da.data, db_.data = db_.data, da.data
+        da.expires, db_.expires = db_.expires, da.expires
+        da._heap, db_._heap = db_._heap, da._heap
+        for d in (da, db_):
+            for key in d.keyspace.blocking_keys.get(d.id, ()):
+                if key in d.data:
+                    self.ready_keys.append((d.id, key))
