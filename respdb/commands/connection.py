@@ -123,7 +123,7 @@ def quit_(ctx: Client, *args: bytes) -> object:
 @command("reset")
 def reset(ctx: Client) -> object:
     server = ctx.server
-    for hook in getattr(server, "reset_hooks", ()):
+    for hook in server.reset_hooks:
         hook(ctx)
     ctx.multi = None
     ctx.multi_error = False

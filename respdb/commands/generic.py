@@ -409,7 +409,7 @@ def flushall(ctx: Client, *args: bytes) -> object:
     if ctx.keyspace.on_change is not None:
         for db in ctx.keyspace.dbs:
             ctx.keyspace.on_change(db, None)  # type: ignore[arg-type]
-    for hook in getattr(ctx.server, "flushall_hooks", ()):
+    for hook in ctx.server.flushall_hooks:
         hook()
     return OK
 

@@ -25,6 +25,7 @@ from respdb.commands.registry import CommandSpec
 from respdb.config import Config
 from respdb.server.client import Client
 from respdb.server.connection import Connection
+from respdb.server.hooks import INSTALLERS
 from respdb.server.log import Log
 from respdb.storage.keyspace import Keyspace, now_ms
 
@@ -63,6 +64,9 @@ class Server:
         self.port = self.config.port
         self.run_id = os.urandom(20).hex()
         self.shutdown_asap = False
+        self.flushall_hooks: list[Callable[[], None]] = []
+        for install in INSTALLERS:
+            install(self)
 
     # --- clients -------------------------------------------------------------------------------
     def next_client_id(self) -> int:
