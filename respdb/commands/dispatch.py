@@ -97,9 +97,13 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
             server.after_write(client, spec, argv, dirty)
         server.commands_processed += 1
         client.last_cmd = spec.name
-        if reply.__class__ is not bytes:
-            if reply.__class__ is Block:
-                return client.server.block_client(client, reply)
+        cls = reply.__class__
+        if cls is bytes:
+            return b"$%d\r\n%b\r\n" % (len(reply), reply)
+        if cls is Block:
+            return server.block_client(client, reply)
+        if cls is NoReply:
+            return None
         return client.encode(reply)
     return _execute_slow(client, argv)
 
