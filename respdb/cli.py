@@ -73,12 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     if test_only:
         print("Configuration test passed")
         return 0
+    from respdb.errors import StartupError
     from respdb.server.app import run
 
     try:
         run(config)
-    except OSError as exc:
-        print(f"# {exc}", file=sys.stderr)
+    except (OSError, StartupError) as exc:
+        print(f"# Fatal error, can't start: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -14,6 +14,10 @@ class CommandError(Exception):
         self.text = text
 
 
+class StartupError(Exception):
+    """The server cannot start (unreadable data file, bad config): the CLI prints it and exits 1."""
+
+
 def err(message: str) -> CommandError:
     """An `ERR` error: `raise err("syntax error")`."""
     return CommandError("ERR " + message)

@@ -60,13 +60,26 @@ def resolve(argv: list[bytes]) -> CommandSpec | str:
 
 
 def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
-    """Run the handler with stats; errors are raised to the caller."""
+    """Run the handler with stats; errors are raised to the caller.
+
+    A call that changed data queues what it is logged as (argv, or `client.propagate_argv` when the
+    handler rewrote it) on `server.propagation`; the top-level command flushes that queue to the
+    propagate hooks (AOF) in one batch, so EXEC and scripts come out as one atomic unit.
+    """
     start = _perf()
+    ks = client.keyspace
+    dirty = ks.dirty
     try:
         if spec.parent is None:
-            return spec.handler(client, *argv[1:])  # type: ignore[misc]
-        return spec.handler(client, *argv[2:])  # type: ignore[misc]
+            reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
+        else:
+            reply = spec.handler(client, *argv[2:])  # type: ignore[misc]
+        if ks.dirty != dirty:
+            client.server.propagation.append((client.db.id, client.propagate_argv or argv))
+        client.propagate_argv = None
+        return reply
     except CommandError:
+        client.propagate_argv = None
         spec.failed_calls += 1
         raise
     except Exception as exc:  # a handler bug must cost one error reply, never the connection

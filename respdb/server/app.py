@@ -50,7 +50,9 @@ class Server:
         self.total_error_replies = 0
         self.post_command_needed = False  # set by features that watch every command (MONITOR)
         self.post_command_hooks: list[Callable[[Client, CommandSpec, list[bytes]], None]] = []
-        self.write_hooks: list[Callable[[Client, CommandSpec, list[bytes]], None]] = []
+        # Writes of the current command as (db id, argv), flushed to propagate_hooks (AOF) per command.
+        self.propagation: list[tuple[int, list[bytes]]] = []
+        self.propagate_hooks: list[Callable[[list[tuple[int, list[bytes]]]], None]] = []
         self.reject_hooks: list[Callable[[Client, CommandSpec, list[bytes]], str | None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         self.prepare_shutdown_hooks: list[Callable[[bool, bool, bool], None]] = []
@@ -134,14 +136,19 @@ class Server:
         return None
 
     def after_write(self, client: Client, spec: CommandSpec, argv: list[bytes], dirty_before: int) -> None:
-        if self.keyspace.dirty != dirty_before:
-            for hook in self.write_hooks:
-                hook(client, spec, argv)
-            client.propagate_argv = None
+        if self.propagation:
+            self.flush_propagation()
         for hook in self.post_command_hooks:
             hook(client, spec, argv)
         if self.keyspace.ready_keys:
             self.serve_ready_keys()
+
+    def flush_propagation(self) -> None:
+        """Hand the writes of the command just run to the propagate hooks as one batch (a batch of
+        more than one entry came from EXEC or a script and must be applied atomically)."""
+        batch, self.propagation = self.propagation, []
+        for hook in self.propagate_hooks:
+            hook(batch)
 
     def stat_errors(self, text: str, rejected: bool = False) -> None:
         code = text.split(" ", 1)[0]
@@ -204,11 +211,12 @@ class Server:
                     reply = block.serve()
                     if reply is NOT_READY:
                         break
+                    if ks.dirty != dirty and client.propagate_argv:
+                        self.propagation.append((client.db.id, client.propagate_argv))
+                    client.propagate_argv = None
                     self.unblock(client, reply)
-                    if ks.dirty != dirty:
-                        for hook in self.write_hooks:
-                            hook(client, None, client.propagate_argv or [])  # type: ignore[arg-type]
-                        client.propagate_argv = None
+                    if self.propagation:
+                        self.flush_propagation()
 
     # --- cron ----------------------------------------------------------------------------------
     async def _cron(self) -> None:
@@ -275,6 +283,11 @@ class Server:
     def _on_signal(self, sig: int) -> None:
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log.warning(f"Received {name} scheduling shutdown...")
+        try:
+            self.prepare_shutdown(save=False, nosave=False, force=False)
+        except Exception as exc:  # noqa: BLE001 - Redis refuses to exit if the final save fails
+            self.log.warning(f"Errors trying to shut down the server: {exc}. Check the logs for more information.")
+            return
         self.request_shutdown()
 
     def request_shutdown(self) -> None:
