@@ -285,7 +285,7 @@ class Server:
         self.log.warning(f"Received {name} scheduling shutdown...")
         try:
             self.prepare_shutdown(save=False, nosave=False, force=False)
-        except Exception as exc:  # noqa: BLE001 - Redis refuses to exit if the final save fails
+        except Exception as exc:
             self.log.warning(f"Errors trying to shut down the server: {exc}. Check the logs for more information.")
             return
         self.request_shutdown()
