@@ -6,14 +6,21 @@ import importlib
 import pkgutil
 
 _loaded = False
+# Packages whose modules register commands, config parameters or server installers at import time.
+FEATURE_PACKAGES = ("respdb.commands", "respdb.server", "respdb.persistence", "respdb.scripting")
 
 
 def load_all() -> None:
-    """Import every module of this package so each @command runs (new families need no wiring)."""
+    """Import every feature module so each @command, param() and @on_server_init has run
+    before a Config or Server is built (a new module needs no wiring)."""
     global _loaded
     if _loaded:
         return
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("registry", "dispatch") and not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    for package_name in FEATURE_PACKAGES:
+        try:
+            package = importlib.import_module(package_name)
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
+            importlib.import_module(info.name)
     _loaded = True

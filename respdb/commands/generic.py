@@ -65,9 +65,11 @@ def randomkey(ctx: Client) -> bytes | None:
 
 
 def parse_scan_cursor(raw: bytes) -> int:
-    if not raw.isdigit() or len(raw) > 20 or int(raw) >= 2**64:
+    """strtoul as Redis calls it: optional sign, digits, no spaces; negative values wrap."""
+    body = raw[1:] if raw[:1] in (b"-", b"+") else raw
+    if not body.isdigit() or int(body) >= 2**64:
         raise CommandError(errors.INVALID_CURSOR)
-    return int(raw)
+    return int(raw) % 2**64
 
 
 def parse_scan_options(args: tuple[bytes, ...], allow_type: bool = False, extra: tuple[bytes, ...] = ()) -> tuple[int, bytes | None, bytes | None, set[bytes]]:
@@ -195,7 +197,7 @@ def copy(ctx: Client, src: bytes, dst: bytes, *args: bytes) -> int:
 
 @command("move")
 def move(ctx: Client, key: bytes, index: bytes) -> int:
-    dbi = to_int(index, errors.DB_INDEX)
+    dbi = to_int(index)
     if not 0 <= dbi < len(ctx.keyspace):
         raise CommandError(errors.DB_INDEX)
     src, dst = ctx.db, ctx.keyspace[dbi]
@@ -294,7 +296,7 @@ def _ttl(ctx: Client, key: bytes, unit_ms: int, absolute: bool) -> int:
     if when is None:
         return -1
     if absolute:
-        return when // unit_ms
+        return (when + 500) // 1000 if unit_ms == 1000 else when
     left = max(0, when - now_ms())
     return (left + 500) // 1000 if unit_ms == 1000 else left
 

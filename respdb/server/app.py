@@ -23,6 +23,8 @@ from respdb.commands import load_all
 from respdb.commands.dispatch import NOT_READY, Block, _error_bytes
 from respdb.commands.registry import CommandSpec
 from respdb.config import Config
+from respdb.errors import StartupError
+from respdb.server.admission import refusal, tls_context
 from respdb.server.client import Client
 from respdb.server.connection import Connection
 from respdb.server.hooks import INSTALLERS
@@ -84,6 +86,10 @@ class Server:
         if len(self.clients) >= self.config.maxclients:
             self.rejected_connections += 1
             return _error_bytes(errors.MAX_CLIENTS)
+        denied = refusal(self.config, peer)
+        if denied is not None:
+            self.rejected_connections += 1
+            return denied
         self.clients[client.id] = client
         return None
 
@@ -254,7 +260,7 @@ class Server:
         self._stopped = asyncio.Event()
         backlog = self.config.tcp_backlog
         port = self.config.port
-        if port or not self.config.unixsocket:
+        if port or not (self.config.unixsocket or self.config.tls_port):
             hosts = [h.lstrip("-") for h in self.config.bind]
             for host in hosts:
                 optional = self.config.bind[hosts.index(host)].startswith("-")
@@ -270,6 +276,22 @@ class Server:
                 if port == 0:
                     port = srv.sockets[0].getsockname()[1]
             self.port = port
+        if self.config.tls_port:
+            try:
+                ctx = tls_context(self.config)
+            except (OSError, ValueError) as exc:
+                raise StartupError(f"Failed to configure TLS: {exc}") from exc
+            for host in [h.lstrip("-") for h in self.config.bind]:
+                try:
+                    srv = await self.loop.create_server(
+                        lambda: Connection(self), host=None if host == "*" else host, port=self.config.tls_port,
+                        backlog=backlog, reuse_address=True, ssl=ctx,
+                    )
+                except OSError as exc:
+                    if self.config.bind[[h.lstrip("-") for h in self.config.bind].index(host)].startswith("-"):
+                        continue
+                    raise OSError(f"Could not create server TLS listening socket {host}:{self.config.tls_port}: {exc.strerror}") from exc
+                self._servers.append(srv)
         if self.config.unixsocket:
             srv = await self.loop.create_unix_server(lambda: Connection(self), path=self.config.unixsocket, backlog=backlog)
             self._servers.append(srv)
@@ -277,8 +299,14 @@ class Server:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.loop.add_signal_handler(sig, self._on_signal, sig)
-        self.log.notice(f"respdb {__version__} (pid {os.getpid()}) running in standalone mode, port {self.port}")
-        self.log.notice("Ready to accept connections tcp" if port else "Ready to accept connections unix")
+        self.log.notice(f"respdb {__version__} (pid {os.getpid()}) running in standalone mode")
+        if port:
+            self.log.notice(f"Running on port {self.port}")
+        if self.config.tls_port:
+            self.log.notice(f"TLS on port {self.config.tls_port}")
+        if self.config.unixsocket:
+            self.log.notice(f"Unix socket {self.config.unixsocket}")
+        self.log.notice("Ready to accept connections")
 
     def _on_signal(self, sig: int) -> None:
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
