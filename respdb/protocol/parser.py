@@ -17,7 +17,12 @@ MBULK_BIG_ARG = 32 * 1024
 
 
 class ProtocolError(Exception):
-    """Malformed input: the connection replies `-ERR Protocol error: ...` and is then closed."""
+    """Malformed input: the connection replies `-ERR Protocol error: ...` and is then closed.
+
+    `commands` holds the complete commands that preceded the bad bytes: Redis runs those first.
+    """
+
+    commands: list[list[bytes]] = []
 
 
 def split_inline(line: bytes) -> list[bytes] | None:
@@ -121,25 +126,37 @@ class RequestParser:
         reader = self._reader
         reader.feed(data)
         cmds = []
+        max_len = self.max_bulk_len
         try:
             cmd = reader.gets()
             while cmd is not False:
                 if cmd:  # `*0` and `*-1` are skipped, as Redis does
                     for arg in cmd:
-                        if arg.__class__ is not bytes or len(arg) > self.max_bulk_len:
+                        if arg.__class__ is not bytes or len(arg) > max_len:
                             raise ValueError
                     cmds.append(cmd)
                 cmd = reader.gets()
-        except Exception:
-            self._reader = hiredis.Reader()
-            return None
-        if reader.has_data():
+            # hiredis does not say whether it stopped inside a command (has_data() is False once
+            # it has consumed a lone '*'), so probe with an empty array: it comes back as [] only
+            # when the reader was at a command boundary.
+            reader.feed(b"*0\r\n")
+            if reader.gets() != [] or reader.has_data():
+                raise ValueError
+        except Exception:  # anything odd is re-parsed exactly below
             self._reader = hiredis.Reader()
             return None
         return cmds
 
     def _parse(self) -> list[list[bytes]]:
         cmds: list[list[bytes]] = []
+        try:
+            self._parse_into(cmds)
+        except ProtocolError as exc:
+            exc.commands = cmds
+            raise
+        return cmds
+
+    def _parse_into(self, cmds: list[list[bytes]]) -> None:
         buf = self._buf
         while True:
             if self._mbulk_left == 0:
@@ -165,7 +182,6 @@ class RequestParser:
         if self._pos:
             del buf[: self._pos]
             self._pos = 0
-        return cmds
 
     def _inline(self) -> list[bytes] | None:
         buf = self._buf

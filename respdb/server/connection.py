@@ -77,7 +77,10 @@ class Connection(asyncio.Protocol):
             cmds = self.parser.feed(data)
         except ProtocolError as exc:
             self.server.log.verbose(f"Protocol error ({exc}) from client: id={client.id} addr={client.addr}")
-            self.transport.write(b"-ERR " + str(exc).encode() + b"\r\n")  # type: ignore[union-attr]
+            if exc.commands and client.blocked is None and not self.pending:
+                self.run(exc.commands)
+            if not self.closed:
+                self.transport.write(b"-ERR " + str(exc).encode() + b"\r\n")  # type: ignore[union-attr]
             self.close()
             return
         if not cmds:
