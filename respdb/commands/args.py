@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 
 from respdb import errors
 from respdb.errors import CommandError
@@ -13,14 +14,15 @@ LLONG_MIN, LLONG_MAX = -(2**63), 2**63 - 1
 
 
 def to_int(arg: bytes, error: str = errors.NOT_INTEGER) -> int:
-    """Redis's string2ll: optional '-', digits, no spaces/'+'/leading zeros, within a signed 64-bit."""
-    if arg.isdigit() and (arg[:1] != b"0" or len(arg) == 1) and len(arg) < 19:
-        return int(arg)
-    body = arg[1:] if arg[:1] == b"-" else arg
-    if not body.isdigit() or (body[:1] == b"0" and (len(body) > 1 or arg[:1] == b"-")) or len(arg) > 20:
-        raise CommandError(error)
-    value = int(arg)
-    if not LLONG_MIN <= value <= LLONG_MAX:
+    """Redis's string2ll: optional '-', digits, no spaces/'+'/'_'/leading zeros, signed 64-bit.
+
+    int() is lenient (spaces, '+', '_', leading zeros), so the value must print back as `arg`.
+    """
+    try:
+        value = int(arg)
+    except ValueError:
+        raise CommandError(error) from None
+    if b"%d" % value != arg or not LLONG_MIN <= value <= LLONG_MAX:
         raise CommandError(error)
     return value
 
@@ -38,27 +40,52 @@ def to_float(arg: bytes, error: str = errors.NOT_FLOAT) -> float:
     return value
 
 
-def incr_float(current: bytes | None, increment: bytes, not_float: str) -> bytes:
-    """INCRBYFLOAT / HINCRBYFLOAT: the new value as Redis prints it (%.17Lf, trailing zeros trimmed).
+def _long_double(x: Fraction) -> Fraction:
+    """Round an exact value to the nearest x87 80-bit long double (64-bit significand, half-even)."""
+    if x == 0:
+        return x
+    sign = -1 if x < 0 else 1
+    x = abs(x)
+    exp = x.numerator.bit_length() - x.denominator.bit_length()
+    if Fraction(2) ** exp > x:
+        exp -= 1
+    scale = Fraction(2) ** (exp - 63)  # significand in [2^63, 2^64)
+    return sign * round(x / scale) * scale
 
-    Redis adds in 80-bit long double; Decimal arithmetic on the decimal strings gives the same digits
-    for the values people store (0.1 + 0.2 → 0.3, where a C double would print 0.30000000000000004).
-    """
-    base = to_float(current, not_float) if current is not None else 0.0
-    incr = to_float(increment)
-    result = base + incr
-    if math.isnan(result) or math.isinf(result):
-        raise CommandError(errors.INCR_NAN)
+
+def _parse_long_double(arg: bytes, error: str) -> Fraction | float:
+    to_float(arg, error)  # same acceptance rules as Redis's string2ld
     try:
-        exact = (Decimal(current.decode()) if current is not None else Decimal(0)) + Decimal(increment.decode())
-    except (InvalidOperation, UnicodeDecodeError):
-        exact = Decimal(result)
-    text = format(exact.quantize(Decimal(1).scaleb(-17)) if abs(exact) < Decimal(10) ** 20 else exact, "f")
+        return _long_double(Fraction(Decimal(arg.decode())))
+    except (InvalidOperation, ValueError, OverflowError, UnicodeDecodeError):
+        return float(arg)  # inf / -inf
+
+
+def incr_float(current: bytes | None, increment: bytes, not_float: str) -> bytes:
+    """INCRBYFLOAT / HINCRBYFLOAT: the new value exactly as Redis prints it.
+
+    Redis parses both operands with strtold, adds in 80-bit long double and prints with "%.17Lf",
+    trimming trailing zeros. Python has no long double, so the arithmetic is done on exact
+    fractions rounded to a 64-bit significand at each step, which reproduces Redis's digits.
+    """
+    base = _parse_long_double(current, not_float) if current is not None else Fraction(0)
+    incr = _parse_long_double(increment, errors.NOT_FLOAT)
+    if isinstance(base, float) or isinstance(incr, float):
+        raise CommandError(errors.INCR_NAN)
+    result = _long_double(base + incr)
+    if abs(result) > _LDBL_MAX:
+        raise CommandError(errors.INCR_NAN)
+    with localcontext() as ctx:
+        ctx.prec = 6000
+        text = format((Decimal(result.numerator) / Decimal(result.denominator)).quantize(Decimal("1e-17"), rounding=ROUND_HALF_EVEN), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):
         text = "0"
     return text.encode()
+
+
+_LDBL_MAX = Fraction(2) ** 16384
 
 
 def to_timeout(arg: bytes) -> float | None:

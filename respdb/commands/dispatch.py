@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from respdb import errors
 from respdb.commands.registry import LOOKUP, CommandSpec, lookup
 from respdb.errors import CommandError
-from respdb.protocol.types import QUEUED
+from respdb.protocol.types import QUEUED, Raw
 
 if TYPE_CHECKING:
     from respdb.server.client import Client
@@ -60,61 +60,91 @@ def resolve(argv: list[bytes]) -> CommandSpec | str:
 
 
 def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
-    """Run the handler with stats; errors are raised to the caller.
+    """Run the handler with stats; errors are raised to the caller (EXEC and scripts use this).
 
     A call that changed data queues what it is logged as (argv, or `client.propagate_argv` when the
-    handler rewrote it) on `server.propagation`; the top-level command flushes that queue to the
-    propagate hooks (AOF) in one batch, so EXEC and scripts come out as one atomic unit.
+    handler rewrote it) on `server.propagation` while anything consumes it (AOF); the top-level
+    command flushes that queue as one batch, so EXEC and scripts come out as one atomic unit.
     """
-    start = _perf()
     ks = client.keyspace
     dirty = ks.dirty
+    start = _perf()
     try:
         if spec.parent is None:
             reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
         else:
             reply = spec.handler(client, *argv[2:])  # type: ignore[misc]
-        if ks.dirty != dirty:
-            client.server.propagation.append((client.db.id, client.propagate_argv or argv))
-        client.propagate_argv = None
-        return reply
     except CommandError:
-        client.propagate_argv = None
         spec.failed_calls += 1
+        client.propagate_argv = None
         raise
     except Exception as exc:  # a handler bug must cost one error reply, never the connection
         spec.failed_calls += 1
+        client.propagate_argv = None
         client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
         raise CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}") from exc
     finally:
         spec.calls += 1
-        spec.usec += (_perf() - start) * 1e6
+        spec.usec += _perf() - start
+    if ks.dirty != dirty:
+        server = client.server
+        logged = client.propagate_argv or argv
+        if server.propagate_hooks and logged is not ALREADY_PROPAGATED:
+            server.propagation.append((client.db.id, logged))
+        client.propagate_argv = None
+    return reply
 
 
 def execute(client: Client, argv: list[bytes]) -> bytes | None:
-    """Run one request and return its encoded reply (None when nothing is to be sent now)."""
+    """Run one request and return its encoded reply (None when nothing is to be sent now).
+
+    The first branch is the hot path: a plain client (authenticated, not in MULTI, not subscribed,
+    replies on) running a command without subcommands. It inlines call() and skips every hook that
+    has nothing to do, which is what keeps per-request overhead near the floor.
+    """
     spec = LOOKUP.get(argv[0])
-    if spec is not None and client.plain and not spec.subcommands:
+    if spec is not None and client.plain and spec.simple:
         arity = spec.arity
         n = len(argv)
         if (arity > 0 and n != arity) or n < -arity:
-            return _error_bytes(errors.WRONG_ARGS.format(name=spec.name))
-        server = client.server
-        dirty = client.keyspace.dirty
+            return _execute_slow(client, argv)  # rare: counts the error, and a bad EXEC aborts
+        ks = client.keyspace
+        dirty = ks.dirty
+        start = _perf()
         try:
-            reply = call(client, spec, argv)
+            reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
         except CommandError as exc:
-            server.stat_errors(exc.text)
+            spec.calls += 1
+            spec.failed_calls += 1
+            client.propagate_argv = None
+            client.server.stat_errors(exc.text)
             return _error_bytes(exc.text)
-        if client.keyspace.dirty != dirty or server.post_command_needed:
-            server.after_write(client, spec, argv, dirty)
-        server.commands_processed += 1
+        except Exception as exc:  # a handler bug costs one error reply, never the connection
+            spec.calls += 1
+            spec.failed_calls += 1
+            client.propagate_argv = None
+            client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
+            return _error_bytes(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
+        spec.usec += _perf() - start
+        spec.calls += 1
         client.last_cmd = spec.name
+        if ks.dirty != dirty:
+            server = client.server
+            if server.propagate_hooks:
+                server.propagation.append((client.db.id, client.propagate_argv or argv))
+                server.flush_propagation()
+            client.propagate_argv = None
+            if ks.ready_keys:
+                server.serve_ready_keys()
+        if client.server.post_command_needed:
+            client.server.after_write(client, spec, argv, dirty)
         cls = reply.__class__
         if cls is bytes:
             return b"$%d\r\n%b\r\n" % (len(reply), reply)
+        if cls is Raw:
+            return reply
         if cls is Block:
-            return server.block_client(client, reply)
+            return client.server.block_client(client, reply)
         if cls is NoReply:
             return None
         return client.encode(reply)
@@ -125,7 +155,9 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     server = client.server
     resolved = resolve(argv)
     if resolved.__class__ is str:
-        if client.multi is not None:
+        if argv[0].lower() == b"exec":
+            resolved = _abort_exec(client, resolved)  # type: ignore[arg-type]
+        elif client.multi is not None:
             client.multi_error = True
         server.stat_errors(resolved, rejected=True)  # type: ignore[arg-type]
         return _reply(client, _error_bytes(resolved))  # type: ignore[arg-type]
@@ -133,7 +165,11 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     name = spec.name.split("|", 1)[0]
     rejection = server.reject(client, spec, argv)
     if rejection is not None:
-        if client.multi is not None and name not in _MULTI_IMMEDIATE:
+        # Like Redis's rejectCommand: any refusal while in MULTI dooms the transaction, and a refused
+        # EXEC discards it on the spot.
+        if name == "exec":
+            rejection = _abort_exec(client, rejection)
+        elif client.multi is not None:
             client.multi_error = True
         spec.rejected_calls += 1
         server.stat_errors(rejection, rejected=True)
@@ -142,20 +178,43 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
         client.multi.append((spec, argv))
         return _reply(client, client.encode(QUEUED))
     dirty = client.keyspace.dirty
+    pubsub = server.pubsub
+    # Messages published to this client while its own command runs are held and sent just ahead of
+    # its reply, so they cannot overtake replies to earlier commands of the same pipelined batch.
+    pubsub.current = client
     try:
         reply = call(client, spec, argv)
     except CommandError as exc:
+        pubsub.current = None
         server.stat_errors(exc.text)
-        return _reply(client, _error_bytes(exc.text))
-    if client.keyspace.dirty != dirty or server.post_command_needed:
+        return _with_held(pubsub, _reply(client, _error_bytes(exc.text)))
+    pubsub.current = None
+    if client.keyspace.dirty != dirty or server.post_command_needed or server.propagation:
         server.after_write(client, spec, argv, dirty)
-    server.commands_processed += 1
     client.last_cmd = spec.name
     if reply.__class__ is Block:
-        return server.block_client(client, reply)
+        return _with_held(pubsub, server.block_client(client, reply))
     if reply.__class__ is NoReply:
-        return None
-    return _reply(client, client.encode(reply))
+        return _with_held(pubsub, None)
+    return _with_held(pubsub, _reply(client, client.encode(reply)))
+
+
+def _with_held(pubsub: Any, data: bytes | None) -> bytes | None:
+    if not pubsub.held:
+        return data
+    held = pubsub.take_held()
+    return held + data if data is not None else held
+
+
+def _abort_exec(client: Client, text: str) -> str:
+    """A refused EXEC discards the transaction, with Redis's execCommandAbort text (an `ERR `
+    prefix is dropped, any other error code kept)."""
+    from respdb.commands.transactions import discard_transaction
+
+    if client.multi is not None:
+        discard_transaction(client)
+    reason = text[4:] if text.startswith("ERR ") else text
+    return "EXECABORT Transaction discarded because of: " + reason
 
 
 def _reply(client: Client, data: bytes) -> bytes | None:
@@ -194,3 +253,6 @@ class NoReply:
 
 NO_REPLY = NoReply()
 NOT_READY = object()
+# Set as `client.propagate_argv` by a command whose effects were already logged by the commands it
+# ran through call() (EXEC): nothing more is queued for it.
+ALREADY_PROPAGATED: list[bytes] = [b"<already propagated>"]

@@ -40,6 +40,7 @@ class CommandSpec:
     # Hot-path booleans, precomputed from flags.
     write: bool = False
     noauth: bool = False
+    simple: bool = False  # a top-level command with a handler and no subcommands (dispatch fast path)
     # Per-command statistics (INFO commandstats).
     calls: int = 0
     usec: float = 0.0
@@ -218,14 +219,17 @@ def command(
             docs = _docs_of(name)
         spec = _spec_from_info(info, docs)
         spec.handler = handler
+        spec.simple = "|" not in name
         if "|" in name:
             parent = _container(name.split("|", 1)[0])
             spec.parent = parent
             parent.subcommands[name.split("|", 1)[1]] = spec
+            parent.simple = False
         else:
             existing = COMMANDS.get(name)
             if existing is not None:
                 spec.subcommands = existing.subcommands
+            spec.simple = not spec.subcommands
             COMMANDS[name] = spec
         LOOKUP.clear()
         return handler

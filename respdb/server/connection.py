@@ -97,6 +97,7 @@ class Connection(asyncio.Protocol):
         client = self.client
         out = []
         done = 0
+        self.server.commands_processed += len(cmds)
         for argv in cmds:
             done += 1
             reply = execute(client, argv)  # type: ignore[arg-type]
