@@ -81,3 +81,33 @@ OOM = "OOM command not allowed when used memory > 'maxmemory'."
 MAX_CLIENTS = "ERR max number of clients reached"
 NO_SUCH_CLIENT = "ERR No such client"
 CONFIG_UNKNOWN_PARAM = "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+
+# Sorted sets and geo
+COUNT_POSITIVE = "ERR count should be greater than 0"
+WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+ZSET_NUMKEYS = "ERR at least 1 input key is needed for '{name}' command"
+
+# Transactions and pub/sub
+NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
+
+# Persistence (SAVE/BGSAVE/BGREWRITEAOF, DUMP/RESTORE)
+MISCONF_BGSAVE = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+    "Commands that may modify the data set are disabled, because this instance is configured to report "
+    "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+    "Redis logs for details about the RDB error."
+)
+BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+BGSAVE_CHILD_ACTIVE = (
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+    "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+)
+AOF_REWRITE_IN_PROGRESS = "ERR Background append only file rewriting already in progress"
+AOF_REWRITE_FAILED = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+DUMP_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
+BUSYKEY = "BUSYKEY Target key name already exists."
+INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
+INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
