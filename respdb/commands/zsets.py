@@ -1,0 +1,703 @@
+"""Sorted set commands: ZADD and friends, the ZRANGE family, pops (blocking too), ZRANDMEMBER, ZSCAN and
+the set algebra (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD), with Redis 7.0's argument order and errors."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from respdb import errors
+from respdb.commands.args import LLONG_MAX, to_int, to_timeout
+from respdb.commands.dispatch import NOT_READY, Block
+from respdb.commands.generic import ENCODERS, parse_scan_cursor, parse_scan_options
+from respdb.commands.registry import command
+from respdb.config import param
+from respdb.errors import CommandError, err
+from respdb.protocol.encoder import format_double
+from respdb.protocol.types import NULL_ARRAY, Double, PairList
+from respdb.server.client import Client
+from respdb.server.hooks import on_server_init
+from respdb.storage.glob import compile_glob
+from respdb.storage.keyspace import Database, WrongType
+from respdb.storage.scan import scan_page
+from respdb.storage.zset import (
+    LIMITS,
+    ZSet,
+    combine,
+    parse_lex_range,
+    parse_score,
+    parse_score_range,
+)
+
+param("zset-max-listpack-entries", "int", 128, aliases=("zset-max-ziplist-entries",), hi=LLONG_MAX)
+param("zset-max-listpack-value", "int", 64, aliases=("zset-max-ziplist-value",), hi=LLONG_MAX)
+
+
+@on_server_init
+def _install(server: object) -> None:
+    config = server.config  # type: ignore[attr-defined]
+    LIMITS["entries"] = config.zset_max_listpack_entries
+    LIMITS["value"] = config.zset_max_listpack_value
+    config.on_change("zset-max-listpack-entries", lambda v: LIMITS.__setitem__("entries", v))
+    config.on_change("zset-max-listpack-value", lambda v: LIMITS.__setitem__("value", v))
+
+
+ENCODERS[ZSet] = lambda config, z: b"skiplist" if z.big else b"listpack"
+
+
+def get_zset(db: Database, key: bytes) -> ZSet | None:
+    value = db.get(key)
+    if value is not None and value.__class__ is not ZSet:
+        raise WrongType()
+    return value
+
+
+def to_score(arg: bytes, error: str = errors.NOT_FLOAT) -> float:
+    value = parse_score(arg)
+    if value is None:
+        raise CommandError(error)
+    return value
+
+
+def emit(pairs: Iterable[tuple[float, bytes]], withscores: bool) -> list:
+    """Range reply: members, or PairList of [member, score] (flat in RESP2, nested in RESP3)."""
+    if withscores:
+        return PairList([[m, Double(s)] for s, m in pairs])
+    return [m for _, m in pairs]
+
+
+def store_result(ctx: Client, dst: bytes, z: ZSet | None, event: str) -> int:
+    """The *STORE commands: a non-empty result replaces dst (TTL dropped); an empty one deletes it."""
+    db = ctx.db
+    if z:
+        if db.get(dst) is None:
+            db.add(dst, z)
+        else:
+            db.set(dst, z)
+        db.changed(dst, "z", event)
+        db.signal_ready(dst)
+        return len(z)
+    if db.delete(dst):
+        db.changed(dst, "g", "del")
+    return 0
+
+
+# --- ZADD / ZINCRBY / ZREM --------------------------------------------------------------------------
+_ZADD_FLAGS = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
+
+
+@command("zadd")
+def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
+    flags = 0
+    i = 0
+    n = len(args)
+    while i < n:
+        bit = _ZADD_FLAGS.get(args[i].lower())
+        if bit is None:
+            break
+        flags |= bit
+        i += 1
+    return _zadd(ctx, key, flags, args[i:])
+
+
+@command("zincrby")
+def zincrby(ctx: Client, key: bytes, increment: bytes, member: bytes) -> object:
+    return _zadd(ctx, key, 8, (increment, member))
+
+
+def _zadd(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) -> object:
+    npairs = len(pairs)
+    if npairs % 2 or not npairs:
+        raise CommandError(errors.SYNTAX)
+    nx, xx, ch, incr, gt, lt = (flags & 1, flags & 2, flags & 4, flags & 8, flags & 16, flags & 32)
+    if flags:
+        if nx and xx:
+            raise CommandError(errors.NX_XX)
+        if (gt and nx) or (lt and nx) or (gt and lt):
+            raise CommandError(errors.GT_LT_NX)
+        if incr and npairs > 2:
+            raise CommandError(errors.ZADD_INCR_PAIR)
+    # Every score is checked before the key is touched, so a bad one changes nothing.
+    scores = [to_score(pairs[j]) for j in range(0, npairs, 2)]
+    db = ctx.db
+    z = get_zset(db, key)
+    if z is None:
+        if xx:
+            return None if incr else 0
+        z = ZSet(npairs // 2, max(len(pairs[j]) for j in range(1, npairs, 2)))
+        db.add(key, z)
+        db.signal_ready(key)
+    zscores = z.scores
+    added = updated = processed = 0
+    score = 0.0
+    for j in range(npairs // 2):
+        member = pairs[2 * j + 1]
+        score = scores[j]
+        cur = zscores.get(member)
+        if cur is None:
+            if xx:
+                continue
+            z.add(member, score)
+            added += 1
+            processed += 1
+            continue
+        if nx:
+            continue
+        if incr:
+            score += cur
+            if score != score:  # inf + -inf
+                if not z:
+                    db.remove_if_empty(key, z)
+                raise CommandError(errors.SCORE_NAN)
+        if (lt and score >= cur) or (gt and score <= cur):
+            continue
+        processed += 1
+        if score != cur:
+            z.add(member, score)
+            updated += 1
+    if added or updated:
+        db.changed(key, "z", "zincr" if incr else "zadd")
+    if incr:
+        return Double(score) if processed else None
+    return added + updated if ch else added
+
+
+@command("zrem")
+def zrem(ctx: Client, key: bytes, *members: bytes) -> int:
+    db = ctx.db
+    z = get_zset(db, key)
+    if z is None:
+        return 0
+    deleted = 0
+    for member in members:
+        if z.remove(member):
+            deleted += 1
+            if not z:
+                break
+    if deleted:
+        db.changed(key, "z", "zrem")
+        if not z:
+            db.remove_if_empty(key, z)
+            db.event(key, "g", "del")
+    return deleted
+
+
+# --- reads ---------------------------------------------------------------------------------------
+@command("zscore")
+def zscore(ctx: Client, key: bytes, member: bytes) -> object:
+    z = get_zset(ctx.db, key)
+    score = z.scores.get(member) if z is not None else None
+    return None if score is None else Double(score)
+
+
+@command("zmscore")
+def zmscore(ctx: Client, key: bytes, *members: bytes) -> list:
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return [None] * len(members)
+    get = z.scores.get
+    return [None if (s := get(m)) is None else Double(s) for m in members]
+
+
+@command("zcard")
+def zcard(ctx: Client, key: bytes) -> int:
+    z = get_zset(ctx.db, key)
+    return 0 if z is None else len(z)
+
+
+def _score_range(min_: bytes, max_: bytes) -> tuple[float, bool, float, bool]:
+    rng = parse_score_range(min_, max_)
+    if rng is None:
+        raise CommandError(errors.MIN_MAX_FLOAT)
+    return rng
+
+
+def _lex_range(min_: bytes, max_: bytes) -> tuple:
+    rng = parse_lex_range(min_, max_)
+    if rng is None:
+        raise CommandError(errors.MIN_MAX_LEX)
+    return rng
+
+
+@command("zcount")
+def zcount(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
+    rng = _score_range(min_, max_)
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return 0
+    lo, hi = z.score_range(rng)
+    return hi - lo
+
+
+@command("zlexcount")
+def zlexcount(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
+    rng = _lex_range(min_, max_)
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return 0
+    lo, hi = z.lex_range(rng)
+    return hi - lo
+
+
+def _rank(ctx: Client, key: bytes, member: bytes, reverse: bool) -> int | None:
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return None
+    rank = z.rank(member)
+    if rank is None:
+        return None
+    return len(z) - 1 - rank if reverse else rank
+
+
+@command("zrank")
+def zrank(ctx: Client, key: bytes, member: bytes) -> int | None:
+    return _rank(ctx, key, member, False)
+
+
+@command("zrevrank")
+def zrevrank(ctx: Client, key: bytes, member: bytes) -> int | None:
+    return _rank(ctx, key, member, True)
+
+
+# --- the ZRANGE family -----------------------------------------------------------------------------
+RANK, SCORE, LEX = 0, 1, 2
+
+
+def _clip_ranks(start: int, end: int, n: int) -> tuple[int, int]:
+    """Redis's index sanitising: negative from the end; [lo, hi) or an empty pair."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if start > end or start >= n:
+        return 0, 0
+    if end >= n:
+        end = n - 1
+    return start, end + 1
+
+
+def zrange_generic(ctx: Client, args: tuple[bytes, ...], dst: bytes | None, rangetype: int | None, reverse: bool | None) -> object:
+    """zrangeGenericCommand: args are (src, min, max, options...)."""
+    key, min_, max_ = args[0], args[1], args[2]
+    withscores = False
+    offset, limit = 0, -1
+    i = 3
+    n = len(args)
+    while i < n:
+        opt = args[i].lower()
+        if dst is None and opt == b"withscores":
+            withscores = True
+        elif opt == b"limit" and n - i - 1 >= 2:
+            offset = to_int(args[i + 1])
+            limit = to_int(args[i + 2])
+            i += 2
+        elif reverse is None and opt == b"rev":
+            reverse = True
+        elif rangetype is None and opt == b"bylex":
+            rangetype = LEX
+        elif rangetype is None and opt == b"byscore":
+            rangetype = SCORE
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    reverse = bool(reverse)
+    if rangetype is None:
+        rangetype = RANK
+    if limit != -1 and rangetype == RANK:
+        raise err("syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+    if withscores and rangetype == LEX:
+        raise err("syntax error, WITHSCORES not supported in combination with BYLEX")
+    if reverse and rangetype != RANK:
+        min_, max_ = max_, min_  # given as max, min
+    if rangetype == RANK:
+        rng: object = (to_int(min_), to_int(max_))
+    elif rangetype == SCORE:
+        rng = _score_range(min_, max_)
+    else:
+        rng = _lex_range(min_, max_)
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return [] if dst is None else store_result(ctx, dst, None, "zrangestore")
+    if rangetype == RANK:
+        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
+        if reverse:
+            lo, hi = len(z) - hi, len(z) - lo
+    else:
+        if rangetype == SCORE:
+            lo, hi = z.score_range(rng)  # type: ignore[arg-type]
+        else:
+            lo, hi = z.lex_range_rev(rng) if reverse else z.lex_range(rng)  # type: ignore[arg-type]
+        # Redis skips `offset` elements one by one; a negative offset never gets there.
+        if offset < 0 or (offset > 0 and offset >= len(z)):
+            lo = hi
+        elif reverse:
+            hi = max(lo, hi - offset)
+            if limit >= 0:
+                lo = max(lo, hi - limit)
+        else:
+            lo = min(hi, lo + offset)
+            if limit >= 0:
+                hi = min(hi, lo + limit)
+    pairs = z.slice(lo, hi, reverse)
+    if dst is None:
+        return emit(pairs, withscores)
+    result = ZSet.from_items((m, s) for s, m in pairs)
+    return store_result(ctx, dst, result, "zrangestore")
+
+
+@command("zrange")
+def zrange(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, None, None)
+
+
+@command("zrangestore")
+def zrangestore(ctx: Client, dst: bytes, *args: bytes) -> object:
+    return zrange_generic(ctx, args, dst, None, None)
+
+
+@command("zrevrange")
+def zrevrange(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, RANK, True)
+
+
+@command("zrangebyscore")
+def zrangebyscore(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, SCORE, False)
+
+
+@command("zrevrangebyscore")
+def zrevrangebyscore(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, SCORE, True)
+
+
+@command("zrangebylex")
+def zrangebylex(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, LEX, False)
+
+
+@command("zrevrangebylex")
+def zrevrangebylex(ctx: Client, *args: bytes) -> object:
+    return zrange_generic(ctx, args, None, LEX, True)
+
+
+# --- ZREMRANGEBY* ----------------------------------------------------------------------------------
+def _zremrange(ctx: Client, key: bytes, min_: bytes, max_: bytes, rangetype: int) -> int:
+    if rangetype == RANK:
+        rng: object = (to_int(min_), to_int(max_))
+    elif rangetype == SCORE:
+        rng = _score_range(min_, max_)
+    else:
+        rng = _lex_range(min_, max_)
+    db = ctx.db
+    z = get_zset(db, key)
+    if z is None:
+        return 0
+    if rangetype == RANK:
+        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
+    elif rangetype == SCORE:
+        lo, hi = z.score_range(rng)  # type: ignore[arg-type]
+    else:
+        lo, hi = z.lex_range(rng)  # type: ignore[arg-type]
+    deleted = z.delete_slice(lo, hi)
+    if deleted:
+        db.changed(key, "z", ("zremrangebyrank", "zremrangebyscore", "zremrangebylex")[rangetype])
+        if not z:
+            db.remove_if_empty(key, z)
+            db.event(key, "g", "del")
+    return deleted
+
+
+@command("zremrangebyrank")
+def zremrangebyrank(ctx: Client, key: bytes, start: bytes, stop: bytes) -> int:
+    return _zremrange(ctx, key, start, stop, RANK)
+
+
+@command("zremrangebyscore")
+def zremrangebyscore(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
+    return _zremrange(ctx, key, min_, max_, SCORE)
+
+
+@command("zremrangebylex")
+def zremrangebylex(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
+    return _zremrange(ctx, key, min_, max_, LEX)
+
+
+# --- pops --------------------------------------------------------------------------------------------
+def _pop(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list[tuple[bytes, float]]:
+    """Remove up to `count` elements from one end (events and key deletion as genericZpopCommand)."""
+    n = min(count, len(z))
+    if use_max:
+        out = [(m, s) for s, m in z.slice(len(z) - n, len(z), True)]
+        z.delete_slice(len(z) - n, len(z))
+    else:
+        out = [(m, s) for s, m in z.slice(0, n)]
+        z.delete_slice(0, n)
+    db = ctx.db
+    db.changed(key, "z", "zpopmax" if use_max else "zpopmin")
+    if not z:
+        db.remove_if_empty(key, z)
+        db.event(key, "g", "del")
+    return out
+
+
+def _first_nonempty(db: Database, keys: Iterable[bytes]) -> tuple[bytes, ZSet] | None:
+    for key in keys:
+        z = get_zset(db, key)
+        if z:
+            return key, z
+    return None
+
+
+def _zpop(ctx: Client, key: bytes, args: tuple[bytes, ...], use_max: bool) -> object:
+    if len(args) > 1:
+        raise CommandError(errors.SYNTAX)
+    count = -1
+    if args:
+        count = to_int(args[0], errors.NOT_POSITIVE)
+        if count < 0:
+            raise CommandError(errors.NOT_POSITIVE)
+    z = get_zset(ctx.db, key)
+    if z is None or count == 0:
+        return []
+    popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
+    if count == -1:
+        member, score = popped[0]
+        return [member, Double(score)]
+    return PairList([[m, Double(s)] for m, s in popped])
+
+
+@command("zpopmin")
+def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
+    return _zpop(ctx, key, args, False)
+
+
+@command("zpopmax")
+def zpopmax(ctx: Client, key: bytes, *args: bytes) -> object:
+    return _zpop(ctx, key, args, True)
+
+
+def _try_bpop(ctx: Client, keys: tuple[bytes, ...], use_max: bool, count: int) -> object:
+    """One attempt of a blocking pop: the reply, or None when every key is empty. count -1 = BZPOPMIN."""
+    found = _first_nonempty(ctx.db, keys)
+    if found is None:
+        return None
+    key, z = found
+    popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
+    name = b"ZPOPMAX" if use_max else b"ZPOPMIN"
+    if count == -1:
+        # Served or not, the log gets the non-blocking form: replaying it must not block.
+        ctx.propagate_argv = [name, key]
+        member, score = popped[0]
+        return [key, member, Double(score)]
+    ctx.propagate_argv = [name, key, b"%d" % count]
+    return [key, [[m, Double(s)] for m, s in popped]]
+
+
+def _block_pop(ctx: Client, keys: tuple[bytes, ...], timeout: bytes, use_max: bool, count: int) -> object:
+    deadline = to_timeout(timeout)
+    reply = _try_bpop(ctx, keys, use_max, count)
+    if reply is not None:
+        return reply
+    if ctx.in_exec:
+        return NULL_ARRAY
+
+    def serve() -> object:
+        # A key that now holds another type keeps the client waiting (Redis 7.0 serves zsets only).
+        db = ctx.db
+        for key in keys:
+            value = db.get(key)
+            if value.__class__ is ZSet and value:
+                return _try_bpop(ctx, (key,), use_max, count)
+        return NOT_READY
+
+    return Block(list(keys), deadline, serve=serve, timeout_reply=NULL_ARRAY)
+
+
+@command("bzpopmin")
+def bzpopmin(ctx: Client, *args: bytes) -> object:
+    return _block_pop(ctx, args[:-1], args[-1], False, -1)
+
+
+@command("bzpopmax")
+def bzpopmax(ctx: Client, *args: bytes) -> object:
+    return _block_pop(ctx, args[:-1], args[-1], True, -1)
+
+
+def _parse_mpop(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], bool, int]:
+    """numkeys key... MIN|MAX [COUNT n] → (keys, use_max, count)."""
+    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    where = numkeys + 1
+    if where >= len(args):
+        raise CommandError(errors.SYNTAX)
+    word = args[where].lower()
+    if word not in (b"min", b"max"):
+        raise CommandError(errors.SYNTAX)
+    count = -1
+    j = where + 1
+    while j < len(args):
+        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
+            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_POSITIVE)
+            j += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return args[1:where], word == b"max", 1 if count == -1 else count
+
+
+@command("zmpop")
+def zmpop(ctx: Client, *args: bytes) -> object:
+    keys, use_max, count = _parse_mpop(args)
+    reply = _try_bpop(ctx, keys, use_max, count)
+    return NULL_ARRAY if reply is None else reply
+
+
+@command("bzmpop")
+def bzmpop(ctx: Client, timeout: bytes, *args: bytes) -> object:
+    keys, use_max, count = _parse_mpop(args)
+    return _block_pop(ctx, keys, timeout, use_max, count)
+
+
+# --- ZRANDMEMBER / ZSCAN -------------------------------------------------------------------------------
+@command("zrandmember")
+def zrandmember(ctx: Client, key: bytes, *args: bytes) -> object:
+    if not args:
+        z = get_zset(ctx.db, key)
+        if z is None:
+            return None
+        return z.at(random.randrange(len(z)))[1]
+    count = to_int(args[0])
+    if count < -LLONG_MAX:
+        raise err(f"value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
+    withscores = False
+    if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"withscores"):
+        raise CommandError(errors.SYNTAX)
+    if len(args) == 2:
+        withscores = True
+        if count < -LLONG_MAX // 2 or count > LLONG_MAX // 2:
+            raise err("value is out of range")
+    z = get_zset(ctx.db, key)
+    if z is None or count == 0:
+        return []
+    size = len(z)
+    if count < 0 or count == 1:
+        # Repeats allowed, random order: independent draws.
+        picks = [z.at(random.randrange(size)) for _ in range(-count if count < 0 else 1)]
+    elif count >= size:
+        picks = list(z.slice(0, size))  # the whole set, in order
+    else:
+        picks = [z.at(i) for i in random.sample(range(size), count)]
+    return emit(picks, withscores)
+
+
+@command("zscan")
+def zscan(ctx: Client, key: bytes, cursor: bytes, *args: bytes) -> list:
+    start = parse_scan_cursor(cursor)
+    z = get_zset(ctx.db, key)
+    if z is None:
+        return [b"0", []]
+    count, pattern, _, _ = parse_scan_options(args)
+    if not z.big:
+        nxt, page = 0, list(z.items())  # a listpack comes back whole, in order, as in Redis
+    else:
+        scores = z.scores
+        nxt, members = scan_page(lambda: list(scores), start, count)
+        page = [(m, scores[m]) for m in members if m in scores]
+    match = compile_glob(pattern) if pattern is not None else None
+    out: list[bytes] = []
+    for member, score in page:
+        if match is None or match(member):
+            out.append(member)
+            out.append(format_double(score))  # a bulk string even in RESP3, as Redis sends it
+    return [b"%d" % nxt, out]
+
+
+# --- ZUNION / ZINTER / ZDIFF -----------------------------------------------------------------------------
+def _setop(ctx: Client, name: str, op: str, args: tuple[bytes, ...], dst: bytes | None, card_only: bool = False) -> object:
+    """zunionInterDiffGenericCommand: args start at numkeys."""
+    setnum = to_int(args[0])
+    if setnum < 1:
+        raise CommandError(errors.ZSET_NUMKEYS.format(name=name))
+    if setnum > len(args) - 1:
+        raise CommandError(errors.SYNTAX)
+    db = ctx.db
+    sources: list[ZSet | set | None] = []
+    # Keys are looked up (and type-checked) before the options are parsed, as Redis does.
+    for key in args[1 : setnum + 1]:
+        value = db.get(key)
+        if value is not None and value.__class__ is not ZSet and value.__class__ is not set:
+            raise WrongType()
+        sources.append(value)
+    weights = [1.0] * setnum
+    how = b"sum"
+    withscores = False
+    limit = 0
+    j = setnum + 1
+    n = len(args)
+    while j < n:
+        remaining = n - j
+        opt = args[j].lower()
+        if op != "diff" and not card_only and remaining >= setnum + 1 and opt == b"weights":
+            weights = [to_score(w, errors.WEIGHT_NOT_FLOAT) for w in args[j + 1 : j + 1 + setnum]]
+            j += setnum + 1
+        elif op != "diff" and not card_only and remaining >= 2 and opt == b"aggregate":
+            how = args[j + 1].lower()
+            if how not in (b"sum", b"min", b"max"):
+                raise CommandError(errors.SYNTAX)
+            j += 2
+        elif dst is None and not card_only and opt == b"withscores":
+            withscores = True
+            j += 1
+        elif card_only and remaining >= 2 and opt == b"limit":
+            limit = to_int(args[j + 1], errors.LIMIT_NEGATIVE)
+            if limit < 0:
+                raise CommandError(errors.LIMIT_NEGATIVE)
+            j += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    result = combine(op, sources, weights, how, limit)
+    if card_only:
+        return len(result)
+    z = ZSet.from_items(result.items())
+    if dst is not None:
+        return store_result(ctx, dst, z, name)
+    return emit(z.slice(0, len(z)), withscores)
+
+
+@command("zunion")
+def zunion(ctx: Client, *args: bytes) -> object:
+    return _setop(ctx, "zunion", "union", args, None)
+
+
+@command("zinter")
+def zinter(ctx: Client, *args: bytes) -> object:
+    return _setop(ctx, "zinter", "inter", args, None)
+
+
+@command("zdiff")
+def zdiff(ctx: Client, *args: bytes) -> object:
+    return _setop(ctx, "zdiff", "diff", args, None)
+
+
+@command("zunionstore")
+def zunionstore(ctx: Client, dst: bytes, *args: bytes) -> object:
+    return _setop(ctx, "zunionstore", "union", args, dst)
+
+
+@command("zinterstore")
+def zinterstore(ctx: Client, dst: bytes, *args: bytes) -> object:
+    return _setop(ctx, "zinterstore", "inter", args, dst)
+
+
+@command("zdiffstore")
+def zdiffstore(ctx: Client, dst: bytes, *args: bytes) -> object:
+    return _setop(ctx, "zdiffstore", "diff", args, dst)
+
+
+@command("zintercard")
+def zintercard(ctx: Client, *args: bytes) -> object:
+    return _setop(ctx, "zintercard", "inter", args, None, card_only=True)
