@@ -1,0 +1,175 @@
+"""Pub/sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH and PUBSUB introspection.
+
+The registry and delivery live in respdb/server/pubsub.py. Each (un)subscribe confirmation is a reply
+of its own (`SUBSCRIBE a b` answers twice), so these handlers return the confirmations already encoded
+and joined; inside EXEC they land in the EXEC array exactly as Redis writes them. A RESP2 client with
+subscriptions is in subscriber mode (Server.reject allows only the commands below, PING, QUIT, RESET);
+a RESP3 client may run anything and receives messages as push replies.
+"""
+
+from __future__ import annotations
+
+from respdb.commands.registry import command
+from respdb.errors import CommandError
+from respdb.protocol.types import Raw, Simple
+from respdb.server.client import Client
+from respdb.server.pubsub import confirmation, confirmations
+from respdb.storage.glob import compile_glob
+
+
+def _all_count(ctx: Client) -> int:
+    # SUBSCRIBE/PSUBSCRIBE count channels and patterns together; shard channels are counted apart.
+    return len(ctx.channels) + len(ctx.patterns)
+
+
+@command("subscribe")
+def subscribe(ctx: Client, *channels: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    out = []
+    for channel in channels:
+        pubsub.subscribe(ctx, channel)
+        out.append(confirmation(ctx, b"subscribe", channel, _all_count(ctx)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("psubscribe")
+def psubscribe(ctx: Client, *patterns: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    out = []
+    for pattern in patterns:
+        pubsub.psubscribe(ctx, pattern)
+        out.append(confirmation(ctx, b"psubscribe", pattern, _all_count(ctx)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("ssubscribe")
+def ssubscribe(ctx: Client, *channels: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    out = []
+    for channel in channels:
+        pubsub.ssubscribe(ctx, channel)
+        out.append(confirmation(ctx, b"ssubscribe", channel, len(ctx.shard_channels)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("unsubscribe")
+def unsubscribe(ctx: Client, *channels: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    targets = channels or tuple(ctx.channels)
+    out = []
+    for channel in targets:
+        pubsub.unsubscribe(ctx, channel)
+        out.append(confirmation(ctx, b"unsubscribe", channel, _all_count(ctx)))
+    if not targets:  # nothing to leave: one confirmation with a null channel
+        out.append(confirmation(ctx, b"unsubscribe", None, _all_count(ctx)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("punsubscribe")
+def punsubscribe(ctx: Client, *patterns: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    targets = patterns or tuple(ctx.patterns)
+    out = []
+    for pattern in targets:
+        pubsub.punsubscribe(ctx, pattern)
+        out.append(confirmation(ctx, b"punsubscribe", pattern, _all_count(ctx)))
+    if not targets:
+        out.append(confirmation(ctx, b"punsubscribe", None, _all_count(ctx)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("sunsubscribe")
+def sunsubscribe(ctx: Client, *channels: bytes) -> Raw:
+    pubsub = ctx.server.pubsub
+    targets = channels or tuple(ctx.shard_channels)
+    out = []
+    for channel in targets:
+        pubsub.sunsubscribe(ctx, channel)
+        out.append(confirmation(ctx, b"sunsubscribe", channel, len(ctx.shard_channels)))
+    if not targets:
+        out.append(confirmation(ctx, b"sunsubscribe", None, len(ctx.shard_channels)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("publish")
+def publish(ctx: Client, channel: bytes, message: bytes) -> int:
+    return ctx.server.pubsub.publish(channel, message)
+
+
+@command("spublish")
+def spublish(ctx: Client, channel: bytes, message: bytes) -> int:
+    return ctx.server.pubsub.spublish(channel, message)
+
+
+# --- PUBSUB ------------------------------------------------------------------------------------
+def _matching(names: dict[bytes, object], args: tuple[bytes, ...], sub: str) -> list[bytes]:
+    if len(args) > 1:
+        raise CommandError(
+            f"ERR unknown subcommand or wrong number of arguments for '{sub}'. Try PUBSUB HELP."
+        )
+    if not args:
+        return list(names)
+    match = compile_glob(args[0])
+    return [name for name in names if match(name)]
+
+
+@command("pubsub|channels")
+def pubsub_channels(ctx: Client, *args: bytes) -> list[bytes]:
+    return _matching(ctx.server.pubsub.channels, args, "channels")
+
+
+@command("pubsub|shardchannels")
+def pubsub_shardchannels(ctx: Client, *args: bytes) -> list[bytes]:
+    return _matching(ctx.server.pubsub.shard_channels, args, "shardchannels")
+
+
+@command("pubsub|numsub")
+def pubsub_numsub(ctx: Client, *channels: bytes) -> list[object]:
+    pubsub = ctx.server.pubsub
+    out: list[object] = []
+    for channel in channels:
+        out += [channel, pubsub.numsub(channel)]
+    return out
+
+
+@command("pubsub|shardnumsub")
+def pubsub_shardnumsub(ctx: Client, *channels: bytes) -> list[object]:
+    pubsub = ctx.server.pubsub
+    out: list[object] = []
+    for channel in channels:
+        out += [channel, pubsub.shard_numsub(channel)]
+    return out
+
+
+@command("pubsub|numpat")
+def pubsub_numpat(ctx: Client) -> int:
+    return len(ctx.server.pubsub.patterns)
+
+
+_HELP = [
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+@command("pubsub|help")
+def pubsub_help(ctx: Client) -> list[Simple]:
+    return [Simple(line.encode()) for line in _HELP]
