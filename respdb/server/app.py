@@ -20,7 +20,7 @@ from typing import Any
 
 from respdb import __version__, errors
 from respdb.commands import load_all
-from respdb.commands.dispatch import NOT_READY, Block, _error_bytes
+from respdb.commands.dispatch import _SUBSCRIBER_OK, NOT_READY, Block, _error_bytes
 from respdb.commands.registry import CommandSpec
 from respdb.config import Config
 from respdb.errors import StartupError
@@ -68,6 +68,7 @@ class Server:
         self.port = self.config.port
         self.run_id = os.urandom(20).hex()
         self.shutdown_asap = False
+        self.handle_signals = True  # False when embedded: the host process owns its signals
         self.flushall_hooks: list[Callable[[], None]] = []
         for install in INSTALLERS:
             install(self)
@@ -132,13 +133,16 @@ class Server:
         name = spec.name.split("|", 1)[0]
         if not client.authenticated and not spec.noauth and name not in _NOAUTH_OK:
             return errors.NOAUTH
+        if client.multi is not None and "no_multi" in spec.flags:
+            return errors.NOT_IN_MULTI
         for hook in self.reject_hooks:
             text = hook(client, spec, argv)
             if text is not None:
                 return text
         if (client.channels or client.patterns or client.shard_channels) and not client.resp3:
-            if name not in {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"}:
-                return errors.NOT_IN_SUBSCRIBE.format(name=name)
+            if name not in _SUBSCRIBER_OK:
+                # Redis names the subcommand too: 'config|get'.
+                return errors.NOT_IN_SUBSCRIBE.format(name=spec.name)
         return None
 
     def after_write(self, client: Client, spec: CommandSpec, argv: list[bytes], dirty_before: int) -> None:
@@ -213,8 +217,14 @@ class Server:
                 while queue:
                     client = queue[0]
                     block = client.blocked
+                    block.ready_key = key
                     dirty = ks.dirty
-                    reply = block.serve()
+                    try:
+                        reply = block.serve()
+                    except errors.CommandError as exc:
+                        client.propagate_argv = None
+                        self.unblock(client, None, error=exc.text)
+                        continue
                     if reply is NOT_READY:
                         break
                     if ks.dirty != dirty and client.propagate_argv:
@@ -293,12 +303,17 @@ class Server:
                     raise OSError(f"Could not create server TLS listening socket {host}:{self.config.tls_port}: {exc.strerror}") from exc
                 self._servers.append(srv)
         if self.config.unixsocket:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.config.unixsocket)  # a stale socket file from a previous run
             srv = await self.loop.create_unix_server(lambda: Connection(self), path=self.config.unixsocket, backlog=backlog)
+            if self.config.unixsocketperm:
+                os.chmod(self.config.unixsocket, self.config.unixsocketperm)
             self._servers.append(srv)
         self._cron_task = self.loop.create_task(self._cron())
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self.loop.add_signal_handler(sig, self._on_signal, sig)
+        if self.handle_signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self.loop.add_signal_handler(sig, self._on_signal, sig)
         self.log.notice(f"respdb {__version__} (pid {os.getpid()}) running in standalone mode")
         if port:
             self.log.notice(f"Running on port {self.port}")
@@ -334,12 +349,23 @@ class Server:
 
     async def serve_forever(self) -> None:
         await self.start()
+        await self.wait_stopped()
+
+    async def wait_stopped(self) -> None:
+        """Wait for shutdown, then release the listeners, the cron and the Unix socket file."""
         if self._stopped is not None:
             await self._stopped.wait()
         self._cron_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._cron_task
         for srv in self._servers:
+            srv.close()
             with contextlib.suppress(Exception):
                 await srv.wait_closed()
+        if self.config.unixsocket:
+            with contextlib.suppress(OSError):
+                os.unlink(self.config.unixsocket)
+        self.log.close()
 
     def listening_sockets(self) -> list[socket.socket]:
         return [s for srv in self._servers for s in srv.sockets]

@@ -17,6 +17,12 @@ class Log:
         self.path = path
         self._stream: TextIO = open(path, "a", buffering=1) if path else sys.stdout  # noqa: SIM115
 
+    def close(self) -> None:
+        if self._stream is not sys.stdout:
+            self._stream.close()
+            self._stream = sys.stdout
+            self.level = 4  # nothing more after close
+
     def set_level(self, level: str) -> None:
         self.level = _LEVELS[level]
 
