@@ -111,3 +111,31 @@ BUSYKEY = "BUSYKEY Target key name already exists."
 INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
 INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
 INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
+
+# Lists and bitmaps
+LPOS_RANK_ZERO = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+COUNT_POSITIVE = "ERR count should be greater than 0"
+BIT_ARG = "ERR The bit argument must be 1 or 0."
+BITOP_NOT_ONE_KEY = "ERR BITOP NOT must be called with a single source key."
+BITFIELD_TYPE = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+BITFIELD_OVERFLOW = "ERR Invalid OVERFLOW type specified"
+BITFIELD_RO_GET_ONLY = "ERR BITFIELD_RO only supports the GET subcommand"
+
+# Streams and HyperLogLog
+STREAM_INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
+XADD_ID_TOO_SMALL = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+XREADGROUP_NOGROUP = "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+NOGROUP_KEY = "NOGROUP No such consumer group '{group}' for key name '{key}'"
+NOGROUP_OR_KEY = "NOGROUP No such key '{key}' or consumer group '{group}'"
+SUBCOMMAND_SYNTAX = "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."
+XGROUP_NO_KEY = (
+    "ERR The XGROUP subcommand requires the key to exist. "
+    "Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
+)
+HLL_WRONGTYPE = "WRONGTYPE Key is not a valid HyperLogLog string value."
+HLL_INVALID = "INVALIDOBJ Corrupted HLL object detected"
