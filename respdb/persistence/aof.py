@@ -143,6 +143,16 @@ class AOF:
     def path(self) -> str:
         return os.path.join(self.config.dir, self.config.appendfilename)
 
+    def sync_hook(self) -> None:
+        """Be a propagate hook only while something is logged: with no consumer, dispatch skips
+        building the propagation batch altogether (the hot path stays as fast as without AOF)."""
+        hooks = self.server.propagate_hooks
+        wanted = self.state != "off" or self.rewrite_buf is not None
+        if wanted and self.propagate not in hooks:
+            hooks.append(self.propagate)
+        elif not wanted and self.propagate in hooks:
+            hooks.remove(self.propagate)
+
     # --- the write path --------------------------------------------------------------------------
     def propagate(self, batch: list[tuple[int, list[bytes]]]) -> None:
         if self.loading or (self.state == "off" and self.rewrite_buf is None):
@@ -261,6 +271,7 @@ class AOF:
             self.close()
             self.state = "off"
             self.rewrite_scheduled = False
+            self.sync_hook()
 
     # --- rewrite ---------------------------------------------------------------------------------
     def start_rewrite(self) -> None:
@@ -284,10 +295,12 @@ class AOF:
         self.rewrite_tmp = tmp
         self.rewrite_key = (sealer, file_id)
         self.cur_db = -1  # the new log starts in db 0 after its preamble: force a SELECT
+        self.sync_hook()
         self.server.log.notice(f"Background append only file rewriting started by pid {self.p.child_pid}")
 
     def rewrite_abandoned(self) -> None:
         self.rewrite_buf = None
+        self.sync_hook()
         try:
             os.unlink(self.rewrite_tmp)
         except OSError:
@@ -297,6 +310,7 @@ class AOF:
         self.last_rewrite_secs = int(time.time() - self.p.child_start)
         buf, self.rewrite_buf = self.rewrite_buf or [], None
         tmp = self.rewrite_tmp
+        self.sync_hook()
         if ok:
             try:
                 self._switch_to(tmp, buf)
@@ -347,6 +361,7 @@ class AOF:
             return
         self.fd = fd
         self.state = "on"
+        self.sync_hook()
 
     def maybe_auto_rewrite(self) -> None:
         perc = self.config.auto_aof_rewrite_percentage
@@ -415,6 +430,7 @@ class AOF:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.current_size = self.base_size = valid
         self.state = "on"
+        self.sync_hook()
         if self.sealer is None and passphrase is not None:
             self.rewrite_scheduled = True  # a key was configured since: re-write the log encrypted
 

@@ -29,7 +29,6 @@ def install(server: Server) -> None:
     """Attach persistence to a new server and load its data (StartupError stops the start)."""
     p = Persistence(server)
     server.persistence = p  # type: ignore[attr-defined]
-    server.propagate_hooks.append(p.aof.propagate)
     server.cron_hooks.append(p.cron)
     server.prepare_shutdown_hooks.append(p.prepare_shutdown)
     server.shutdown_hooks.append(p.shutdown)
