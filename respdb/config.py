@@ -67,18 +67,15 @@ def parse_notify(text: str) -> str:
 
 
 def format_notify(flags: str) -> str:
-    """Redis's keyspaceEventsFlagsToString: A when every class of 'A' is on."""
-    out = ""
+    """Redis 7.0's keyspaceEventsFlagsToString: A when every class of 'A' is on (then 'n' is not
+    shown, though still active), classes, then K, E and m last ('KEAn' → 'AKE', 'Em' → 'Em')."""
     if all(c in flags for c in "g$lshzxetd"):
         out = "A"
-        rest = [c for c in "mn" if c in flags]
     else:
-        rest = [c for c in "g$lshzxetdmn" if c in flags]
-    out += "".join(rest)
-    if "K" in flags:
-        out += "K"
-    if "E" in flags:
-        out += "E"
+        out = "".join(c for c in "g$lshzxetdn" if c in flags)
+    for c in "KEm":
+        if c in flags:
+            out += c
     return out
 
 

@@ -103,6 +103,10 @@ class Database:
     # --- writes ------------------------------------------------------------------------------
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store `value`, replacing any old value and (unless keep_ttl) its TTL. Call changed() after."""
+        notify = self.keyspace.notify
+        if notify is not None and self.get(key) is None:
+            # A key created by this write: Redis's dbAdd event (after lazily expiring an old one).
+            notify("n", "new", key, self.id)
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
