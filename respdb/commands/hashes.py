@@ -194,9 +194,10 @@ def hincrby(ctx: Client, key: bytes, field: bytes, increment: bytes) -> int:
 
 @command("hincrbyfloat")
 def hincrbyfloat(ctx: Client, key: bytes, field: bytes, increment: bytes) -> bytes:
-    incr = to_float(increment)
-    # Checked before the hash is created, so a bad increment never leaves an empty key behind.
-    if incr in (float("inf"), float("-inf")):
+    to_float(increment)  # an invalid increment is reported before anything else, as in Redis
+    # Checked before the hash is created, so a bad increment never leaves an empty key behind. Only
+    # an "inf" literal is infinite: Redis reads the increment as a long double, where 1e400 is finite.
+    if increment.lstrip(b"+-").lower() in (b"inf", b"infinity"):
         raise err("value is NaN or Infinity")
     h = _write_hash(ctx, key)
     new = incr_float(h.get(field), increment, errors.HASH_NOT_FLOAT)
