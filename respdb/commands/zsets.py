@@ -578,7 +578,7 @@ def zrandmember(ctx: Client, key: bytes, *args: bytes) -> object:
         raise CommandError(errors.SYNTAX)
     if len(args) == 2:
         withscores = True
-        if count < -LLONG_MAX // 2 or count > LLONG_MAX // 2:
+        if count < -(LLONG_MAX // 2) or count > LLONG_MAX // 2:
             raise err("value is out of range")
     z = get_zset(ctx.db, key)
     if z is None or count == 0:
@@ -588,7 +588,7 @@ def zrandmember(ctx: Client, key: bytes, *args: bytes) -> object:
         # Repeats allowed, random order: independent draws.
         picks = [z.at(random.randrange(size)) for _ in range(-count if count < 0 else 1)]
     elif count >= size:
-        picks = list(z.slice(0, size))  # the whole set, in order
+        picks = list(z.slice(0, size, True))  # the whole set, highest first, as Redis 7.0 sends it
     else:
         picks = [z.at(i) for i in random.sample(range(size), count)]
     return emit(picks, withscores)
@@ -662,10 +662,10 @@ def _setop(ctx: Client, name: str, op: str, args: tuple[bytes, ...], dst: bytes 
     result = combine(op, sources, weights, how, limit)
     if card_only:
         return len(result)
-    z = ZSet.from_items(result.items())
     if dst is not None:
-        return store_result(ctx, dst, z, name)
-    return emit(z.slice(0, len(z)), withscores)
+        return store_result(ctx, dst, ZSet.from_items(result.items()), name)
+    # The reply comes from the skiplist Redis builds, before any listpack conversion: -0 stays -0.
+    return emit(sorted([(s, m) for m, s in result.items()]), withscores)
 
 
 @command("zunion")
