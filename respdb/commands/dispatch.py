@@ -182,6 +182,7 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     # Messages published to this client while its own command runs are held and sent just ahead of
     # its reply, so they cannot overtake replies to earlier commands of the same pipelined batch.
     pubsub.current = client
+    pubsub.current_argv = argv
     try:
         reply = call(client, spec, argv)
     except CommandError as exc:

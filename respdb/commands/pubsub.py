@@ -9,6 +9,7 @@ a RESP3 client may run anything and receives messages as push replies.
 
 from __future__ import annotations
 
+from respdb import errors
 from respdb.commands.registry import command
 from respdb.errors import CommandError
 from respdb.protocol.types import Raw, Simple
@@ -108,11 +109,14 @@ def spublish(ctx: Client, channel: bytes, message: bytes) -> int:
 
 
 # --- PUBSUB ------------------------------------------------------------------------------------
-def _matching(names: dict[bytes, object], args: tuple[bytes, ...], sub: str) -> list[bytes]:
+def _matching(ctx: Client, names: dict[bytes, object], args: tuple[bytes, ...], sub: str) -> list[bytes]:
     if len(args) > 1:
-        raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{sub}'. Try PUBSUB HELP."
-        )
+        # Redis echoes the subcommand as the client spelled it; dispatch leaves the argv in
+        # pubsub.current_argv (absent when called from a script: then the canonical name).
+        argv = ctx.server.pubsub.current_argv
+        if argv and len(argv) > 1 and argv[0].lower() == b"pubsub":
+            sub = argv[1].decode("utf-8", "replace")
+        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub=sub, cmd="PUBSUB"))
     if not args:
         return list(names)
     match = compile_glob(args[0])
@@ -121,12 +125,12 @@ def _matching(names: dict[bytes, object], args: tuple[bytes, ...], sub: str) -> 
 
 @command("pubsub|channels")
 def pubsub_channels(ctx: Client, *args: bytes) -> list[bytes]:
-    return _matching(ctx.server.pubsub.channels, args, "channels")
+    return _matching(ctx, ctx.server.pubsub.channels, args, "channels")
 
 
 @command("pubsub|shardchannels")
 def pubsub_shardchannels(ctx: Client, *args: bytes) -> list[bytes]:
-    return _matching(ctx.server.pubsub.shard_channels, args, "shardchannels")
+    return _matching(ctx, ctx.server.pubsub.shard_channels, args, "shardchannels")
 
 
 @command("pubsub|numsub")

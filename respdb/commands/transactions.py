@@ -64,6 +64,7 @@ def exec_(ctx: Client) -> object:
     ctx.in_exec = True  # blocking commands answer at once instead of blocking
     try:
         for spec, argv in queue:
+            pubsub.current_argv = argv
             try:
                 reply = call(ctx, spec, argv)
             except CommandError as exc:

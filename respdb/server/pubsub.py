@@ -37,6 +37,7 @@ class PubSub:
         self.shard_channels: dict[bytes, dict[Client, None]] = {}
         # The client whose command dispatch is running, and messages addressed to it meanwhile.
         self.current: Client | None = None
+        self.current_argv: list[bytes] | None = None
         self.held: list[bytes] = []
         # client id → monotonic time its output buffer was first seen past the soft limit.
         self.soft_since: dict[int, float] = {}
