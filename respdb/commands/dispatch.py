@@ -233,9 +233,11 @@ class Block:
 
     `serve()` is retried whenever one of the keys is signalled ready and returns NOT_READY or the
     reply; `timeout_reply` is sent when `deadline` (monotonic seconds, None = forever) passes.
+    `ready_key` is the key being served when `serve()` runs (Redis serves a waiter from that key).
+    A CommandError raised by `serve()` unblocks the client with that error (BLMOVE to a WRONGTYPE key).
     """
 
-    __slots__ = ("db_id", "deadline", "keys", "serve", "timeout_reply", "timer")
+    __slots__ = ("db_id", "deadline", "keys", "ready_key", "serve", "timeout_reply", "timer")
 
     def __init__(self, keys: list[bytes], deadline: float | None, serve: Any, timeout_reply: Any) -> None:
         self.keys = keys
@@ -244,6 +246,7 @@ class Block:
         self.timeout_reply = timeout_reply
         self.timer: Any = None
         self.db_id = 0
+        self.ready_key: bytes = keys[0] if keys else b""
 
 
 class NoReply:

@@ -1,0 +1,415 @@
+"""List commands: pushes, pops, ranges, LPOS, LMOVE, LMPOP (the blocking pops are in lists_blocking.py).
+
+A list is a `collections.deque` of bytes: O(1) at both ends like Redis's quicklist, so LPUSH on a
+million-element list costs what it costs on an empty one. Argument checks happen in Redis's order
+(some commands look the key up before parsing the rest), because the first error wins the reply.
+Every push signals the key ready so clients blocked on it are served after the command.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import islice
+from typing import Any
+
+from respdb import errors
+from respdb.commands.args import LLONG_MIN, to_int
+from respdb.commands.generic import ENCODERS
+from respdb.commands.registry import command
+from respdb.errors import CommandError
+from respdb.protocol.types import NULL_ARRAY, OK
+from respdb.server.client import Client
+from respdb.storage.keyspace import Database, WrongType
+
+ENCODERS[deque] = lambda config, value: b"quicklist"  # Redis 7.0 keeps every list in a quicklist
+
+_LEFT, _RIGHT = b"left", b"right"
+
+
+# --- argument helpers --------------------------------------------------------------------------
+def _positive(raw: bytes, error: str = errors.NOT_POSITIVE) -> int:
+    """Redis's getPositiveLongFromObjectOrReply: one message for non-integers and negatives alike."""
+    value = to_int(raw, error)
+    if value < 0:
+        raise CommandError(error)
+    return value
+
+
+def _wrap64(value: int) -> int:
+    """C signed 64-bit wrap-around, for the few places where Redis's arithmetic overflows."""
+    return ((value + 2**63) % 2**64) - 2**63
+
+
+def parse_where(raw: bytes) -> bool:
+    """LEFT|RIGHT → True for the head."""
+    low = raw.lower()
+    if low == _LEFT:
+        return True
+    if low == _RIGHT:
+        return False
+    raise CommandError(errors.SYNTAX)
+
+
+def list_at(db: Database, key: bytes) -> deque[bytes] | None:
+    value = db.get(key)
+    if value is not None and value.__class__ is not deque:
+        raise WrongType()
+    return value
+
+
+def _removed(db: Database, key: bytes, value: deque[bytes], event: str) -> None:
+    """Record a removal: the list event, then `del` if that emptied (and so deleted) the list."""
+    db.changed(key, "l", event)
+    if not value:
+        db.remove_if_empty(key, value)
+        db.event(key, "g", "del")
+
+
+# --- pushes ------------------------------------------------------------------------------------
+def _push(ctx: Client, key: bytes, elements: tuple[bytes, ...], left: bool, only_existing: bool) -> int:
+    db = ctx.db
+    value = db.get(key)
+    if value is None:
+        if only_existing:
+            return 0
+        value = deque()
+        db.add(key, value)
+    elif value.__class__ is not deque:
+        raise WrongType()
+    if left:
+        value.extendleft(elements)  # pushes one by one, so `LPUSH k a b` gives [b, a] as in Redis
+        db.changed(key, "l", "lpush")
+    else:
+        value.extend(elements)
+        db.changed(key, "l", "rpush")
+    db.signal_ready(key)
+    return len(value)
+
+
+@command("lpush")
+def lpush(ctx: Client, key: bytes, *elements: bytes) -> int:
+    return _push(ctx, key, elements, True, False)
+
+
+@command("rpush")
+def rpush(ctx: Client, key: bytes, *elements: bytes) -> int:
+    return _push(ctx, key, elements, False, False)
+
+
+@command("lpushx")
+def lpushx(ctx: Client, key: bytes, *elements: bytes) -> int:
+    return _push(ctx, key, elements, True, True)
+
+
+@command("rpushx")
+def rpushx(ctx: Client, key: bytes, *elements: bytes) -> int:
+    return _push(ctx, key, elements, False, True)
+
+
+# --- pops --------------------------------------------------------------------------------------
+def pop_many(db: Database, key: bytes, value: deque[bytes], left: bool, count: int) -> list[bytes]:
+    """Pop up to `count` elements from one end (value non-empty), with events and empty-key deletion."""
+    take = value.popleft if left else value.pop
+    out = [take() for _ in range(min(count, len(value)))]
+    _removed(db, key, value, "lpop" if left else "rpop")
+    return out
+
+
+def _pop(ctx: Client, key: bytes, count_raw: tuple[bytes, ...], left: bool) -> Any:
+    if len(count_raw) > 1:
+        raise CommandError(errors.WRONG_ARGS.format(name="lpop" if left else "rpop"))
+    db = ctx.db
+    if not count_raw:
+        value = list_at(db, key)
+        if value is None:
+            return None
+        element = value.popleft() if left else value.pop()
+        _removed(db, key, value, "lpop" if left else "rpop")
+        return element
+    count = _positive(count_raw[0])
+    value = list_at(db, key)
+    if value is None:
+        return NULL_ARRAY
+    if count == 0:
+        return []
+    return pop_many(db, key, value, left, count)
+
+
+@command("lpop")
+def lpop(ctx: Client, key: bytes, *count: bytes) -> Any:
+    return _pop(ctx, key, count, True)
+
+
+@command("rpop")
+def rpop(ctx: Client, key: bytes, *count: bytes) -> Any:
+    return _pop(ctx, key, count, False)
+
+
+# --- reads -------------------------------------------------------------------------------------
+@command("llen")
+def llen(ctx: Client, key: bytes) -> int:
+    value = list_at(ctx.db, key)
+    return 0 if value is None else len(value)
+
+
+def _slice(value: deque[bytes], start: int, stop: int) -> list[bytes]:
+    """Elements start..stop inclusive (already clamped), walking in from the nearer end."""
+    n = len(value)
+    if start <= n - 1 - stop:
+        return list(islice(value, start, stop + 1))
+    out = list(islice(reversed(value), n - 1 - stop, n - start))
+    out.reverse()
+    return out
+
+
+@command("lrange")
+def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> list[bytes]:
+    s, e = to_int(start), to_int(stop)
+    value = list_at(ctx.db, key)
+    if value is None:
+        return []
+    n = len(value)
+    if s < 0:
+        s = max(0, n + s)
+    if e < 0:
+        e += n
+    if s > e or s >= n:
+        return []
+    if e >= n:
+        e = n - 1
+    return _slice(value, s, e)
+
+
+@command("lindex")
+def lindex(ctx: Client, key: bytes, index: bytes) -> bytes | None:
+    value = list_at(ctx.db, key)  # Redis looks the key up before parsing the index
+    if value is None:
+        return None
+    i = to_int(index)
+    n = len(value)
+    if i < 0:
+        i += n
+    return value[i] if 0 <= i < n else None
+
+
+@command("lset")
+def lset(ctx: Client, key: bytes, index: bytes, element: bytes) -> object:
+    db = ctx.db
+    value = list_at(db, key)
+    if value is None:
+        raise CommandError(errors.NO_SUCH_KEY)
+    i = to_int(index)
+    n = len(value)
+    if i < 0:
+        i += n
+    if not 0 <= i < n:
+        raise CommandError(errors.INDEX_RANGE)
+    value[i] = element
+    db.changed(key, "l", "lset")
+    return OK
+
+
+@command("linsert")
+def linsert(ctx: Client, key: bytes, where: bytes, pivot: bytes, element: bytes) -> int:
+    low = where.lower()
+    if low not in (b"before", b"after"):
+        raise CommandError(errors.SYNTAX)
+    db = ctx.db
+    value = list_at(db, key)
+    if value is None:
+        return 0
+    try:
+        i = value.index(pivot)
+    except ValueError:
+        return -1
+    value.insert(i if low == b"before" else i + 1, element)
+    db.changed(key, "l", "linsert")
+    return len(value)
+
+
+@command("lrem")
+def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> int:
+    limit = to_int(count)
+    db = ctx.db
+    value = list_at(db, key)
+    if value is None:
+        return 0
+    if limit == 0:
+        kept = [x for x in value if x != element]
+        removed = len(value) - len(kept)
+        if removed:
+            value.clear()
+            value.extend(kept)
+    else:
+        # Walk from the requested end, dropping the first |count| matches.
+        items = list(value) if limit > 0 else list(reversed(value))
+        todo = abs(limit)
+        kept = []
+        for x in items:
+            if todo and x == element:
+                todo -= 1
+            else:
+                kept.append(x)
+        removed = len(items) - len(kept)
+        if removed:
+            if limit < 0:
+                kept.reverse()
+            value.clear()
+            value.extend(kept)
+    if removed:
+        _removed(db, key, value, "lrem")
+    return removed
+
+
+@command("ltrim")
+def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> object:
+    s, e = to_int(start), to_int(stop)
+    db = ctx.db
+    value = list_at(db, key)
+    if value is None:
+        return OK
+    n = len(value)
+    if s < 0:
+        s += n
+    if e < 0:
+        e += n
+    if s < 0:
+        s = 0
+    if s > e or s >= n:
+        left, right = n, 0
+    else:
+        e = min(e, n - 1)
+        left, right = s, n - e - 1
+    if left + right == n:
+        value.clear()
+    else:
+        for _ in range(left):
+            value.popleft()
+        for _ in range(right):
+            value.pop()
+    dirty = ctx.keyspace.dirty
+    _removed(db, key, value, "ltrim")
+    if left + right == 0:
+        # Redis counts trimmed elements as the write; trimming nothing is not propagated.
+        ctx.keyspace.dirty = dirty
+    return OK
+
+
+@command("lpos")
+def lpos(ctx: Client, key: bytes, element: bytes, *opts: bytes) -> Any:
+    rank, count, maxlen = 1, -1, 0
+    i = 0
+    while i < len(opts):
+        opt = opts[i].lower()
+        more = i + 1 < len(opts)
+        if opt == b"rank" and more:
+            rank = to_int(opts[i + 1])
+            if rank == 0:
+                raise CommandError(errors.LPOS_RANK_ZERO)
+        elif opt == b"count" and more:
+            count = _positive(opts[i + 1], errors.LPOS_COUNT_NEGATIVE)
+        elif opt == b"maxlen" and more:
+            maxlen = _positive(opts[i + 1], errors.LPOS_MAXLEN_NEGATIVE)
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 2
+    from_tail = rank < 0
+    if from_tail and rank != LLONG_MIN:  # -LLONG_MIN overflows in Redis and stays negative
+        rank = -rank
+    value = list_at(ctx.db, key)
+    if value is None:
+        return [] if count != -1 else None
+    n = len(value)
+    items = reversed(value) if from_tail else iter(value)
+    if maxlen:
+        items = islice(items, maxlen)
+    matches = 0
+    out: list[int] = []
+    for index, x in enumerate(items):
+        if x == element:
+            matches += 1
+            if matches >= rank:
+                pos = n - index - 1 if from_tail else index
+                if count == -1:
+                    return pos
+                out.append(pos)
+                if count and _wrap64(matches - rank + 1) >= count:
+                    break
+    return out if count != -1 else None
+
+
+# --- moves -------------------------------------------------------------------------------------
+def move_push(db: Database, dst: bytes, dst_value: deque[bytes] | None, element: bytes, to_left: bool) -> None:
+    """The push half of LMOVE (Redis's lmoveHandlePush): creates the destination when missing."""
+    if dst_value is None:
+        dst_value = deque()
+        db.add(dst, dst_value)
+    if to_left:
+        dst_value.appendleft(element)
+    else:
+        dst_value.append(element)
+    db.changed(dst, "l", "lpush" if to_left else "rpush")
+    db.signal_ready(dst)
+
+
+def move_element(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes | None:
+    db = ctx.db
+    value = list_at(db, src)
+    if value is None:
+        return None
+    dst_value = value if dst == src else list_at(db, dst)
+    element = value.popleft() if from_left else value.pop()
+    move_push(db, dst, dst_value, element, to_left)
+    # Redis notifies the push on the destination before the pop on the source.
+    _removed(db, src, value, "lpop" if from_left else "rpop")
+    return element
+
+
+@command("lmove")
+def lmove(ctx: Client, src: bytes, dst: bytes, wherefrom: bytes, whereto: bytes) -> bytes | None:
+    return move_element(ctx, src, dst, parse_where(wherefrom), parse_where(whereto))
+
+
+@command("rpoplpush")
+def rpoplpush(ctx: Client, src: bytes, dst: bytes) -> bytes | None:
+    return move_element(ctx, src, dst, False, True)
+
+
+def parse_mpop(args: tuple[bytes, ...]) -> tuple[list[bytes], bool, int]:
+    """numkeys key... LEFT|RIGHT [COUNT n] → (keys, from_left, count), errors in Redis's order."""
+    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    where_idx = 1 + numkeys
+    if where_idx >= len(args):
+        raise CommandError(errors.SYNTAX)
+    left = parse_where(args[where_idx])
+    count = -1
+    j = where_idx + 1
+    while j < len(args):
+        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
+            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_POSITIVE)
+            j += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return list(args[1:where_idx]), left, 1 if count == -1 else count
+
+
+def mpop_key(ctx: Client, db: Database, key: bytes, value: deque[bytes], left: bool, count: int) -> list[Any]:
+    """Pop from one non-empty list for [B]LMPOP; logged as [LR]POP key n with n what was taken."""
+    n = min(count, len(value))
+    ctx.propagate_argv = [b"LPOP" if left else b"RPOP", key, b"%d" % n]
+    return [key, pop_many(db, key, value, left, count)]
+
+
+@command("lmpop")
+def lmpop(ctx: Client, *args: bytes) -> Any:
+    keys, left, count = parse_mpop(args)
+    db = ctx.db
+    for key in keys:
+        value = list_at(db, key)
+        if value:
+            return mpop_key(ctx, db, key, value, left, count)
+    return NULL_ARRAY

@@ -1,0 +1,160 @@
+"""Blocking list commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (the rest of the family is lists.py).
+
+Each tries once like its non-blocking twin; if every key is empty it returns a `Block` and the server
+parks the client without polling. When a push signals one of its keys, `serve()` pops from *that* key
+(Redis serves a waiter from the key that became ready, not from its first non-empty key), and the
+write is logged as the non-blocking command Redis propagates (BLPOP → LPOP key, BLMOVE → LMOVE ...).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from respdb import errors
+from respdb.commands.dispatch import NOT_READY, Block
+from respdb.commands.lists import list_at, move_element, move_push, mpop_key, parse_mpop, parse_where, pop_many
+from respdb.commands.registry import command
+from respdb.errors import CommandError
+from respdb.protocol.types import NULL_ARRAY
+from respdb.server.client import Client
+
+# Beyond this a timer is pointless (and some event loops reject such delays): wait forever instead.
+_MAX_TIMER_S = 10 * 365 * 86400.0
+
+
+def parse_timeout(raw: bytes) -> float | None:
+    """Blocking timeout in seconds (Redis reads a long double) → monotonic deadline, None = forever.
+
+    Redis converts to whole milliseconds rounding up, so any positive value waits at least 1 ms, and a
+    value too large for a signed 64-bit millisecond count wraps negative ("timeout is negative").
+    """
+    text = raw.decode("latin-1")
+    if not text or text[0].isspace() or text[-1].isspace() or "_" in text or len(text) > 5120:
+        raise CommandError(errors.TIMEOUT_INVALID)
+    try:
+        low = text.lower().lstrip("+-")
+        if low.startswith("0x"):
+            value = Decimal(float.fromhex(text))
+        else:
+            value = Decimal(text)
+    except (InvalidOperation, ValueError, OverflowError):
+        raise CommandError(errors.TIMEOUT_INVALID) from None
+    if value.is_nan():
+        raise CommandError(errors.TIMEOUT_INVALID)
+    ms = value * 1000
+    if ms < 0 or ms >= 2**63:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    ms_int = math.ceil(ms)
+    if ms_int == 0:
+        return None
+    seconds = ms_int / 1000
+    if seconds > _MAX_TIMER_S:
+        return None
+    return time.monotonic() + seconds
+
+
+def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: Any, exec_reply: Any = NULL_ARRAY) -> Any:
+    """Park the client: `serve_key(key)` is tried on the key that was signalled ready.
+
+    Every list wait times out with a null array (BLMOVE too, in Redis 7.0); inside MULTI/EXEC or a
+    script the command cannot wait and answers `exec_reply` at once (a null bulk for BLMOVE).
+    """
+    if ctx.in_exec:
+        return exec_reply
+    block = Block(keys, deadline, None, NULL_ARRAY)
+    db = ctx.db
+
+    def serve() -> Any:
+        key = block.ready_key
+        value = db.get(key)
+        if value is None or value.__class__ is not deque or not value:
+            return NOT_READY  # a key of another type keeps its waiters blocked, as in Redis 7.0
+        return serve_key(key, value)
+
+    block.serve = serve
+    return block
+
+
+def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Any:
+    keys, deadline = list(args[:-1]), parse_timeout(args[-1])
+    db = ctx.db
+    name = b"LPOP" if left else b"RPOP"
+    for key in keys:
+        value = list_at(db, key)
+        if value:
+            ctx.propagate_argv = [name, key]
+            return [key, pop_many(db, key, value, left, 1)[0]]
+
+    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+        ctx.propagate_argv = [name, key]
+        return [key, pop_many(db, key, value, left, 1)[0]]
+
+    return _block(ctx, keys, deadline, serve_key)
+
+
+@command("blpop")
+def blpop(ctx: Client, *args: bytes) -> Any:
+    return _bpop(ctx, args, True)
+
+
+@command("brpop")
+def brpop(ctx: Client, *args: bytes) -> Any:
+    return _bpop(ctx, args, False)
+
+
+def _blmove(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool, raw_timeout: bytes, logged: list[bytes], served: list[bytes]) -> Any:
+    """BLMOVE/BRPOPLPUSH: logged as `logged` when served at once, as `served` when served later."""
+    deadline = parse_timeout(raw_timeout)
+    db = ctx.db
+    value = list_at(db, src)
+    if value:
+        ctx.propagate_argv = logged
+        return move_element(ctx, src, dst, from_left, to_left)
+
+    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+        # WRONGTYPE on the destination unblocks the waiter with that error, as Redis does.
+        dst_value = value if dst == src else list_at(db, dst)
+        element = value.popleft() if from_left else value.pop()
+        # Served waiters notify the pop before the push (Redis's serveClientBlockedOnList).
+        db.changed(src, "l", "lpop" if from_left else "rpop")
+        move_push(db, dst, dst_value, element, to_left)
+        if not value:
+            db.remove_if_empty(src, value)
+            db.event(src, "g", "del")
+        ctx.propagate_argv = served
+        return element
+
+    return _block(ctx, [src], deadline, serve_key, None)
+
+
+@command("blmove")
+def blmove(ctx: Client, src: bytes, dst: bytes, wherefrom: bytes, whereto: bytes, timeout: bytes) -> Any:
+    from_left, to_left = parse_where(wherefrom), parse_where(whereto)
+    # Redis keeps the client's words when it serves at once, and writes lower case when served later.
+    served = [b"LMOVE", src, dst, b"left" if from_left else b"right", b"left" if to_left else b"right"]
+    return _blmove(ctx, src, dst, from_left, to_left, timeout, [b"LMOVE", src, dst, wherefrom, whereto], served)
+
+
+@command("brpoplpush")
+def brpoplpush(ctx: Client, src: bytes, dst: bytes, timeout: bytes) -> Any:
+    return _blmove(ctx, src, dst, False, True, timeout, [b"RPOPLPUSH", src, dst], [b"RPOPLPUSH", src, dst])
+
+
+@command("blmpop")
+def blmpop(ctx: Client, timeout: bytes, *args: bytes) -> Any:
+    keys, left, count = parse_mpop(args)
+    deadline = parse_timeout(timeout)
+    db = ctx.db
+    for key in keys:
+        value = list_at(db, key)
+        if value:
+            return mpop_key(ctx, db, key, value, left, count)
+
+    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+        return mpop_key(ctx, db, key, value, left, count)
+
+    return _block(ctx, keys, deadline, serve_key)
