@@ -14,6 +14,7 @@ from cyberdb.codec import encode, encoded_items
 from cyberdb.cyberdict import CyberDict
 from cyberdb.cyberlist import CyberList
 from cyberdb.extensions import (
+    DisconCyberDBError,
     TypeCyberDBError,
     WrongInputCyberDBError,
     WrongPasswordCyberDBError,
@@ -81,7 +82,10 @@ def connect(host: str = "127.0.0.1", port: int = 9980, password: str | None = No
     longer than this many seconds are reconnected. `cluster=True` talks to a Redis Cluster.
     """
     _check_connect_args(password, time_out)
-    options = redis_options(host, port, password, encrypt, time_out, username, ca_certs)
+    try:
+        options = redis_options(host, port, password, encrypt, time_out, username, ca_certs)
+    except OSError as exc:  # first-contact certificate fetch: refused, reset, or not TLS at all
+        raise DisconCyberDBError(f"cannot reach the CyberDB server over TLS: {exc}") from exc
     plain, secure = _connection_classes(time_out)
     if cluster:
         # RedisCluster builds its per-node pools itself (no connection_class hook): time_out does not apply.
@@ -93,7 +97,15 @@ def connect(host: str = "127.0.0.1", port: int = 9980, password: str | None = No
         pool = redis.ConnectionPool(connection_class=secure if encrypt else plain,
                                     max_connections=max_connections, **options)
         conn = redis.Redis(connection_pool=pool)
-    conn.ping()
+    try:
+        conn.ping()
+    except redis.ConnectionError as exc:
+        if encrypt and not ca_certs and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise DisconCyberDBError(
+                f"the TLS certificate of {host}:{port} differs from the one pinned on first use in "
+                f"{tls.trust_dir()}; if the server's certificate was changed on purpose, remove the pin with "
+                f"cyberdb.tls.forget({host!r}, {port})") from exc
+        raise
     return Client(conn)
 
 

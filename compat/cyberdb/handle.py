@@ -25,8 +25,12 @@ def translate_errors(fn: F) -> F:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise DisconCyberDBError(f"cannot reach the CyberDB server: {exc}") from exc
         except redis.ResponseError as exc:
-            if str(exc).startswith("NOAUTH"):
-                raise WrongPasswordCyberDBError(str(exc)) from exc
+            text = str(exc)
+            if text.startswith("NOAUTH"):
+                raise WrongPasswordCyberDBError(text) from exc
+            if text.startswith(("connection refused", "DENIED", "max number of clients")):
+                # The server's admission refusals (allowlist, protected mode, maxclients).
+                raise DisconCyberDBError(f"the CyberDB server refused the connection: {text}") from exc
             raise
 
     return wrapper  # type: ignore[return-value]

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from cyberdb import legacy, tls
 from cyberdb.extensions import BackupCyberDBError, TypeCyberDBError, WrongFilenameCyberDBError, WrongInputCyberDBError
@@ -134,15 +136,18 @@ class Server:
                 "--maxclients", str(max_con), "--timeout", str(timeout),
                 "--dir", str(data_path.parent), "--dbfilename", data_path.name,
                 "--loglevel", "verbose" if print_log else "notice"]
-        if self._backup:
-            args += ["--save", f"{self._backup[1]} 1"]
+        # Without set_backup nothing is written to disk, as CyberDB wrote nothing unless asked.
+        args += ["--save", f"{self._backup[1]} 1" if self._backup else ""]
         if not print_log:
             args += ["--logfile", str(self._workdir_path() / "cyberdb-server.log")]
         if self.ips is not None:
             args += ["--ip-allowlist", " ".join(sorted(self.ips))]
         if encrypt:
             if not (certfile and keyfile):
-                certfile, keyfile = tls.ensure_certificate(data_path.parent, [host])
+                # Beside the data file; without one, in a per-user directory — either way the same
+                # certificate after a restart, so clients' trust-on-first-use pins stay valid.
+                cert_dir = data_path.parent if self._backup else Path.home() / ".cyberdb" / "server"
+                certfile, keyfile = tls.ensure_certificate(cert_dir, [host])
             args += ["--port", "0", "--tls-port", str(port), "--tls-cert-file", certfile,
                      "--tls-key-file", keyfile, "--tls-auth-clients", "no"]
         else:
@@ -151,8 +156,12 @@ class Server:
         self._conn = {"host": probe_host, "port": port, "password": password, "socket_timeout": 10}
         if encrypt:
             self._conn.update(ssl=True, ssl_cert_reqs="none", ssl_check_hostname=False)
-        self._proc = subprocess.Popen(args, preexec_fn=_die_with_parent,
-                                      stdout=None if print_log else subprocess.DEVNULL, stderr=None)
+        out = None if print_log else open(self._workdir_path() / "cyberdb-server.out", "ab")  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(args, preexec_fn=_die_with_parent, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()
         atexit.register(self.stop)
         self._wait_ready()
         if self._pending_tables is not None:
@@ -182,6 +191,10 @@ class Server:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        atexit.unregister(self.stop)
+        if self._workdir is not None:  # logs only: the data lives where set_backup put it
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _workdir_path(self) -> Path:
@@ -218,18 +231,23 @@ class Server:
                 self._proc = None
                 raise RuntimeError(f"the CyberDB server exited during startup (exit code {code}){self._log_tail()}")
             try:
-                with self._client() as r:
+                with redis.Redis(**{**self._conn, "socket_timeout": 1, "socket_connect_timeout": 1,
+                                   "retry": Retry(NoBackoff(), 0)}) as r:
                     r.ping()
                 return
-            except redis.ConnectionError as exc:
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
                 last = exc
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"the CyberDB server did not answer within {START_DEADLINE} s: {last}{self._log_tail()}")
 
     def _log_tail(self) -> str:
-        log = self._workdir_path() / "cyberdb-server.log"
-        return "\n" + log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        text = ""
+        for name in ("cyberdb-server.out", "cyberdb-server.log"):
+            log = self._workdir_path() / name
+            if log.exists():
+                text += log.read_text(errors="replace")[-2000:]
+        return "\n" + text.strip() if text.strip() else ""
 
     def _import(self, tables: dict[str, dict | list]) -> None:
         from cyberdb.client import Client
