@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from typing import Any
 
+import redis
+
 from cyberdb import layout
 from cyberdb.codec import decode, encode, encode_key, encoded_items
-from cyberdb.handle import Handle, closed, translate_errors
+from cyberdb.handle import Handle, closed, translate_errors, translated
 
 _MISSING: Any = object()
 _SCAN_COUNT = 1000
@@ -66,8 +68,8 @@ class CyberDict(MutableMapping):
         while True:
             try:
                 cursor, page = r.hscan(self._key, cursor, count=_SCAN_COUNT)
-            except Exception as exc:
-                translate_errors(_raise)(exc)
+            except redis.RedisError as exc:
+                raise translated(exc) from exc
             for field, value in page.items():
                 if field not in seen:
                     seen.add(field)
@@ -187,10 +189,6 @@ class CyberDict(MutableMapping):
         return repr(self.todict())
 
     __str__ = __repr__
-
-
-def _raise(exc: BaseException) -> None:
-    raise exc
 
 
 class _Items(ItemsView):

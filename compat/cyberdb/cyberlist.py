@@ -17,7 +17,7 @@ import redis
 
 from cyberdb import layout
 from cyberdb.codec import decode, encode
-from cyberdb.handle import Handle, atomic, closed, translate_errors
+from cyberdb.handle import Handle, atomic, closed, translate_errors, translated
 
 _PAGE = 512
 
@@ -123,8 +123,8 @@ class CyberList(MutableSequence):
         while True:
             try:
                 page = r.lrange(self._key, start, start + _PAGE - 1)
-            except Exception as exc:
-                translate_errors(_raise)(exc)
+            except redis.RedisError as exc:
+                raise translated(exc) from exc
             if page:
                 yield page
             if len(page) < _PAGE:
@@ -334,7 +334,3 @@ class CyberList(MutableSequence):
         return repr(self.tolist())
 
     __str__ = __repr__
-
-
-def _raise(exc: BaseException) -> None:
-    raise exc

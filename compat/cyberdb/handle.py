@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,22 @@ from cyberdb.extensions import DisconCyberDBError, WrongPasswordCyberDBError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def translated(exc: BaseException) -> BaseException:
+    """The cyberdb.extensions exception for a redis-py failure (or the exception itself)."""
+    if isinstance(exc, redis.AuthenticationError):
+        return WrongPasswordCyberDBError(str(exc))
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return DisconCyberDBError(f"cannot reach the CyberDB server: {exc}")
+    if isinstance(exc, redis.ResponseError):
+        text = str(exc)
+        if text.startswith("NOAUTH"):
+            return WrongPasswordCyberDBError(text)
+        if text.startswith(("connection refused", "DENIED", "max number of clients")):
+            # The server's admission refusals (allowlist, protected mode, maxclients).
+            return DisconCyberDBError(f"the CyberDB server refused the connection: {text}")
+    return exc
+
+
 def translate_errors(fn: F) -> F:
     """Turn redis-py's connection and auth failures into the cyberdb.extensions classes callers catch."""
 
@@ -20,20 +37,29 @@ def translate_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except redis.AuthenticationError as exc:
-            raise WrongPasswordCyberDBError(str(exc)) from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise DisconCyberDBError(f"cannot reach the CyberDB server: {exc}") from exc
-        except redis.ResponseError as exc:
-            text = str(exc)
-            if text.startswith("NOAUTH"):
-                raise WrongPasswordCyberDBError(text) from exc
-            if text.startswith(("connection refused", "DENIED", "max number of clients")):
-                # The server's admission refusals (allowlist, protected mode, maxclients).
-                raise DisconCyberDBError(f"the CyberDB server refused the connection: {text}") from exc
-            raise
+        except redis.RedisError as exc:
+            raise translated(exc) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def translate_async_errors(cls: type) -> type:
+    """translate_errors for every coroutine method of an asyncio class."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except redis.RedisError as exc:
+                raise translated(exc) from exc
+
+        return wrapper
+
+    for name, attr in list(vars(cls).items()):
+        if inspect.iscoroutinefunction(attr):
+            setattr(cls, name, wrap(attr))
+    return cls
 
 
 class Handle:

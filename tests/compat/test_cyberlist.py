@@ -53,7 +53,7 @@ def test_cyberlist_index_errors(lst: cyberdb.CyberList) -> None:
         del lst[0]
     with pytest.raises(TypeError, match="list indices must be integers or slices, not str"):
         lst["a"]
-    with pytest.raises(ValueError, match="list.remove"):
+    with pytest.raises(ValueError, match=r"list\.remove"):
         lst.remove(1)
     with pytest.raises(ValueError, match="is not in list"):
         lst.index(1)

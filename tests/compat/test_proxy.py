@@ -44,7 +44,7 @@ def test_proxy_get_is_type_checked(proxy: cyberdb.Proxy) -> None:
     proxy.create_cyberdict("d")
     with pytest.raises(TypeCyberDBError, match="d is a CyberDict, not a CyberList"):
         proxy.get_cyberlist("d")
-    with pytest.raises(WrongTableNameCyberDBError, match="nope table does not exist."):
+    with pytest.raises(WrongTableNameCyberDBError, match=r"nope table does not exist\."):
         proxy.get_cyberdict("nope")
 
 

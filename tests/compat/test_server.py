@@ -63,7 +63,7 @@ def test_server_start_reports_failure(make_server) -> None:
         busy.listen()
         with pytest.raises(RuntimeError, match="exited during startup"):
             make_server().start(port=busy.getsockname()[1], password=PASSWORD)
-    with pytest.raises(RuntimeError, match="The password cannot be empty."):
+    with pytest.raises(RuntimeError, match=r"The password cannot be empty\."):
         make_server().start(port=free_port())
 
 
@@ -212,14 +212,14 @@ def test_server_load_db_refuses_pickle_with_global(make_server, tmp_path: Path) 
     marker.unlink(missing_ok=True)
     bad = tmp_path / "bad.cdb"
     bad.write_bytes(pickle.dumps({"config": {}, "db": {"t": {"x": Exploit()}}}))
-    with pytest.raises(BackupCyberDBError, match="refused global posix.system"):
+    with pytest.raises(BackupCyberDBError, match=r"refused global posix\.system"):
         make_server().load_db(str(bad))
     assert not marker.exists()
     # Even a harmless-looking global (datetime) is refused: only plain built-in values load.
     import datetime
 
     legacy_file(bad, {"t": {"when": datetime.date(2022, 6, 30)}})
-    with pytest.raises(BackupCyberDBError, match="refused global datetime.date"):
+    with pytest.raises(BackupCyberDBError, match=r"refused global datetime\.date"):
         make_server().load_db(str(bad))
     bad.write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(BackupCyberDBError, match="not a CyberDB data file"):
