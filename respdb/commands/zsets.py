@@ -124,7 +124,7 @@ def _zadd(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) -> obje
     if z is None:
         if xx:
             return None if incr else 0
-        z = ZSet(npairs // 2, max(len(pairs[j]) for j in range(1, npairs, 2)))
+        z = ZSet(len(pairs[1]))
         db.add(key, z)
         db.signal_ready(key)
     zscores = z.scores

@@ -33,11 +33,11 @@ class ZSet:
 
     __slots__ = ("big", "scores", "sl")
 
-    def __init__(self, size_hint: int = 0, len_hint: int = 0) -> None:
+    def __init__(self, first_member_len: int = 0) -> None:
         self.scores: dict[bytes, float] = {}
         self.sl = SortedList()
-        # Redis picks the encoding of a new set from the size of the command that creates it.
-        self.big = size_hint > LIMITS["entries"] or len_hint > LIMITS["value"]
+        # ZADD creates a skiplist at once when listpacks are disabled or its first member is too long.
+        self.big = LIMITS["entries"] == 0 or first_member_len > LIMITS["value"]
 
     @classmethod
     def from_items(cls, pairs: Iterable[tuple[bytes, float]]) -> ZSet:
@@ -101,6 +101,8 @@ class ZSet:
             return True
         # Redis compares with !=, so re-scoring 0 as -0 (or back) changes nothing.
         if old != score:
+            if score == 0.0 and not self.big:
+                score = 0.0
             sl = self.sl
             sl.remove((old, member))
             scores[member] = score
