@@ -196,7 +196,7 @@ def test_pubsub_numsub_numpat_channels(server, r):
 
 
 def test_pubsub_errors_and_help(r):
-    with pytest.raises(redis.ResponseError, match=r"^unknown subcommand or wrong number of arguments for 'channels'\. Try PUBSUB HELP\.$"):
+    with pytest.raises(redis.ResponseError, match=r"^unknown subcommand or wrong number of arguments for 'CHANNELS'\. Try PUBSUB HELP\.$"):
         r.execute_command("PUBSUB", "CHANNELS", "a", "b")
     with pytest.raises(redis.ResponseError, match=r"^unknown subcommand 'FOO'\. Try PUBSUB HELP\.$"):
         r.execute_command("PUBSUB", "FOO")
@@ -273,3 +273,14 @@ def test_fast_subscriber_survives_default_limit(server, r):
         assert _next_message(ps)["data"] == payload
     ps.close()
     client.close()
+
+
+def test_pubsub_info_stats_counts(server, r):
+    raw = Raw(server.port)
+    raw.request(resp("SUBSCRIBE", "i1", "i2"), 2)
+    raw.request(resp("PSUBSCRIBE", "i*"))
+    raw.request(resp("SSUBSCRIBE", "is"))
+    stats = r.info("stats")
+    assert (stats["pubsub_channels"], stats["pubsub_patterns"], stats["pubsubshard_channels"]) == (2, 1, 1)
+    raw.close()
+    _poll(lambda: r.info("stats")["pubsub_channels"] == 0, what="cleanup on disconnect")

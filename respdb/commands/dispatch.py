@@ -153,6 +153,21 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
 
 def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     server = client.server
+    if client.multi is not None:
+        # Queueing inside MULTI, short form: a well-formed plain command that passes admission.
+        spec = LOOKUP.get(argv[0])
+        if spec is not None and spec.simple and spec.name not in _MULTI_IMMEDIATE:
+            arity = spec.arity
+            n = len(argv)
+            if not ((arity > 0 and n != arity) or n < -arity):
+                rejection = server.reject(client, spec, argv)
+                if rejection is None:
+                    client.multi.append((spec, argv))
+                    return _reply(client, QUEUED)
+                client.multi_error = True
+                spec.rejected_calls += 1
+                server.stat_errors(rejection, rejected=True)
+                return _reply(client, _error_bytes(rejection))
     resolved = resolve(argv)
     if resolved.__class__ is str:
         if argv[0].lower() == b"exec":
@@ -176,7 +191,7 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
         return _reply(client, _error_bytes(rejection))
     if client.multi is not None and name not in _MULTI_IMMEDIATE:
         client.multi.append((spec, argv))
-        return _reply(client, client.encode(QUEUED))
+        return _reply(client, QUEUED)
     dirty = client.keyspace.dirty
     pubsub = server.pubsub
     # Messages published to this client while its own command runs are held and sent just ahead of

@@ -130,7 +130,7 @@ class Server:
     # --- admission and post-command hooks ------------------------------------------------------
     def reject(self, client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
         """Why this command may not run now (the error text), or None. Order as processCommand."""
-        name = spec.name.split("|", 1)[0]
+        name = spec.name if spec.parent is None else spec.parent.name
         if not client.authenticated and not spec.noauth and name not in _NOAUTH_OK:
             return errors.NOAUTH
         if client.multi is not None and "no_multi" in spec.flags:

@@ -39,6 +39,9 @@ class PubSub:
         self.current: Client | None = None
         self.current_argv: list[bytes] | None = None
         self.held: list[bytes] = []
+        # Messages not yet written, per subscriber, flushed once per event-loop turn.
+        self.pending: dict[Client, list[bytes]] = {}
+        self.flush_scheduled = False
         # client id → monotonic time its output buffer was first seen past the soft limit.
         self.soft_since: dict[int, float] = {}
         self.disconnections = 0
@@ -130,17 +133,37 @@ class PubSub:
             self.send(client, resp3 if client.resp3 else resp2)
 
     def send(self, client: Client, data: bytes) -> None:
-        """Write a message to a subscriber, enforcing the pubsub output-buffer limit."""
+        """Queue a message for a subscriber; queued messages go out in one write per subscriber at
+        the end of the event-loop turn (Redis's pending-writes batching), which turns a pipelined
+        burst of PUBLISHes into one send() per subscriber instead of one per message."""
         if client is self.current:
             self.held.append(data)
             return
-        conn = client.conn
-        if conn is None or conn.closed:
+        parts = self.pending.get(client)
+        if parts is not None:
+            parts.append(data)
             return
-        conn.write(data)
+        self.pending[client] = [data]
+        if not self.flush_scheduled:
+            loop = self.server.loop
+            if loop is None:  # not serving (embedded use before start): write through
+                self.flush()
+                return
+            self.flush_scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the queued messages, enforcing the pubsub output-buffer limit per subscriber."""
+        self.flush_scheduled = False
+        pending, self.pending = self.pending, {}
         hard, soft, soft_seconds = self.limits
-        if hard or soft:
-            self._check_limit(client, conn.output_buffer_size(), hard, soft, soft_seconds)
+        for client, parts in pending.items():
+            conn = client.conn
+            if conn is None or conn.closed:
+                continue
+            conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
+            if hard or soft:
+                self._check_limit(client, conn.output_buffer_size(), hard, soft, soft_seconds)
 
     def _check_limit(self, client: Client, used: int, hard: int, soft: int, soft_seconds: int) -> None:
         # Redis's checkClientOutputBufferLimits: past hard at once, or past soft for longer than
@@ -201,3 +224,22 @@ def install(server: Server) -> None:
     server.pubsub = pubsub
     server.disconnect_hooks.append(pubsub.forget)
     server.reset_hooks.append(pubsub.forget)
+    # INFO stats gains Redis's pubsub_channels/pubsub_patterns/pubsubshard_channels; an override of
+    # the section installed before this one is kept and extended.
+    previous = server.info_sections.get("stats")
+
+    def stats(s: Server) -> list[tuple[str, Any]]:
+        if previous is not None:
+            rows = list(previous(s))
+        else:
+            from respdb.server.info import SECTIONS
+
+            rows = list(SECTIONS["stats"](s))
+        return [
+            *rows,
+            ("pubsub_channels", len(pubsub.channels)),
+            ("pubsub_patterns", len(pubsub.patterns)),
+            ("pubsubshard_channels", len(pubsub.shard_channels)),
+        ]
+
+    server.info_sections["stats"] = stats
