@@ -17,13 +17,14 @@ from respdb.commands.args import LLONG_MIN, to_int
 from respdb.commands.generic import ENCODERS
 from respdb.commands.registry import command
 from respdb.errors import CommandError
-from respdb.protocol.types import NULL_ARRAY, OK
+from respdb.protocol.types import NULL_ARRAY, OK, Raw
 from respdb.server.client import Client
 from respdb.storage.keyspace import Database, WrongType
 
 ENCODERS[deque] = lambda config, value: b"quicklist"  # Redis 7.0 keeps every list in a quicklist
 
 _LEFT, _RIGHT = b"left", b"right"
+_EMPTY_ARRAY = Raw(b"*0\r\n")
 
 
 # --- argument helpers --------------------------------------------------------------------------
@@ -162,22 +163,37 @@ def _slice(value: deque[bytes], start: int, stop: int) -> list[bytes]:
     return out
 
 
+def bulk_array(items: list[bytes]) -> Raw:
+    """Pre-encoded array of bulk strings (identical in RESP2 and RESP3).
+
+    LRANGE replies of hundreds of elements are a redis-benchmark staple; formatting them here is ~2x
+    faster than the generic encoder, and ~5x when all elements have one length (one `join`).
+    """
+    if not items:
+        return _EMPTY_ARRAY
+    size = len(items[0])
+    if min(map(len, items)) == size == max(map(len, items)):
+        sep = b"\r\n$%d\r\n" % size
+        return Raw(b"*%d\r\n$%d\r\n%b\r\n" % (len(items), size, sep.join(items)))
+    return Raw(b"*%d\r\n%b" % (len(items), b"".join([b"$%d\r\n%b\r\n" % (len(x), x) for x in items])))
+
+
 @command("lrange")
-def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> list[bytes]:
+def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> Raw:
     s, e = to_int(start), to_int(stop)
     value = list_at(ctx.db, key)
     if value is None:
-        return []
+        return _EMPTY_ARRAY
     n = len(value)
     if s < 0:
         s = max(0, n + s)
     if e < 0:
         e += n
     if s > e or s >= n:
-        return []
+        return _EMPTY_ARRAY
     if e >= n:
         e = n - 1
-    return _slice(value, s, e)
+    return bulk_array(_slice(value, s, e))
 
 
 @command("lindex")

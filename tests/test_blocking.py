@@ -1,0 +1,347 @@
+"""Blocking list pops with several real connections: FIFO service, timeouts, disconnects, databases,
+BLMOVE chains, MULTI. Each scenario runs against respdb and redis-server 7.0 and the transcripts of raw
+replies must be identical; waits poll INFO blocked_clients with a deadline, never a fixed sleep."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import pytest
+
+from tests.servers import Raw, ServerProcess, resp
+
+
+class Scenario:
+    """Named raw connections to one server, and the transcript of every reply read."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.conns: dict[str, Raw] = {}
+        self.control = Raw(server.port)
+        self.control.request(resp("FLUSHALL"))
+        self.transcript: list[tuple[str, bytes]] = []
+
+    def conn(self, name: str) -> Raw:
+        if name not in self.conns:
+            self.conns[name] = Raw(self.server.port)
+        return self.conns[name]
+
+    def call(self, name: str, *args: str, record: bool = True) -> bytes:
+        reply = self.conn(name).request(resp(*args))
+        if record:  # HELLO and CLIENT ID carry connection ids that differ between servers
+            self.transcript.append((name, reply))
+        return reply
+
+    def send(self, name: str, *args: str) -> None:
+        self.conn(name).send(resp(*args))
+
+    def read(self, name: str, n: int = 1) -> bytes:
+        reply = self.conn(name).read_until_count(n)
+        self.transcript.append((name, reply))
+        return reply
+
+    def blocked(self) -> int:
+        info = self.control.request(resp("INFO", "clients")).decode()
+        return int(re.search(r"blocked_clients:(\d+)", info).group(1))  # type: ignore[union-attr]
+
+    def wait_blocked(self, n: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.blocked() != n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {n} blocked clients, have {self.blocked()}")
+            time.sleep(0.005)
+
+    def close(self, name: str) -> None:
+        self.conns.pop(name).close()
+
+    def finish(self) -> list[tuple[str, bytes]]:
+        for raw in self.conns.values():
+            raw.close()
+        self.control.close()
+        return self.transcript
+
+
+def _both(server: ServerProcess, oracle: ServerProcess, steps) -> list[tuple[str, bytes]]:
+    """Run `steps(scenario)` on respdb and on redis-server; the transcripts must match."""
+    ours, theirs = Scenario(server), Scenario(oracle)
+    try:
+        steps(ours)
+        steps(theirs)
+    finally:
+        a, b = ours.finish(), theirs.finish()
+    assert a == b
+    return a
+
+
+def test_blpop_fifo_order(server, oracle):
+    def steps(s: Scenario) -> None:
+        for i, name in enumerate(("c1", "c2", "c3")):
+            s.send(name, "BLPOP", "k", "0")
+            s.wait_blocked(i + 1)
+        s.call("p", "RPUSH", "k", "1", "2", "3", "4")
+        for name in ("c1", "c2", "c3"):
+            s.read(name)
+        s.call("p", "LRANGE", "k", "0", "-1")
+        s.wait_blocked(0)
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[1:4] == [
+        ("c1", b"*2\r\n$1\r\nk\r\n$1\r\n1\r\n"),
+        ("c2", b"*2\r\n$1\r\nk\r\n$1\r\n2\r\n"),
+        ("c3", b"*2\r\n$1\r\nk\r\n$1\r\n3\r\n"),
+    ]
+
+
+def test_brpop_multiple_keys_and_resp3(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.call("c", "HELLO", "3", record=False)
+        s.send("c", "BRPOP", "a", "b", "0")
+        s.wait_blocked(1)
+        s.call("p", "RPUSH", "b", "x", "y")
+        s.read("c")
+        s.call("p", "LRANGE", "b", "0", "-1")
+
+    _both(server, oracle, steps)
+
+
+def test_blpop_served_from_the_key_that_became_ready(server, oracle):
+    # Redis serves a waiter from the key signalled first, not from its first non-empty key.
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "a", "b", "0")
+        s.wait_blocked(1)
+        s.call("p", "MULTI")
+        s.call("p", "RPUSH", "b", "from-b")
+        s.call("p", "RPUSH", "a", "from-a")
+        s.call("p", "EXEC")
+        s.read("c")
+        s.call("p", "LRANGE", "a", "0", "-1")
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[4] == ("c", b"*2\r\n$1\r\nb\r\n$6\r\nfrom-b\r\n")
+
+
+def test_blpop_timeout_returns_null_and_unblocks(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "k", "0.05")
+        s.read("c")
+        s.send("c", "BLMOVE", "k", "d", "LEFT", "LEFT", "0.02")
+        s.read("c")
+        s.send("c", "BLMPOP", "0.02", "1", "k", "LEFT")
+        s.read("c")
+        s.call("c", "HELLO", "3", record=False)
+        s.send("c", "BRPOPLPUSH", "k", "d", "0.01")
+        s.read("c")
+        s.wait_blocked(0)
+
+    transcript = _both(server, oracle, steps)
+    assert [reply for _, reply in transcript[:3]] == [b"*-1\r\n"] * 3
+    assert transcript[-1] == ("c", b"_\r\n")
+
+
+def test_blpop_zero_waits_until_served(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        s.call("p", "SET", "other", "x")
+        s.wait_blocked(1)  # still waiting: timeout 0 means forever
+        s.call("p", "LPUSH", "k", "v")
+        s.read("c")
+
+    _both(server, oracle, steps)
+
+
+def test_disconnect_while_blocked_releases_the_client(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("gone", "BLPOP", "k", "0")
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(2)
+        s.close("gone")
+        s.wait_blocked(1)
+        s.call("p", "RPUSH", "k", "1", "2")
+        s.read("c")
+        s.call("p", "LRANGE", "k", "0", "-1")
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[-1] == ("p", b"*1\r\n$1\r\n2\r\n")
+
+
+def test_push_in_another_db_does_not_wake(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        s.call("p", "SELECT", "1")
+        s.call("p", "RPUSH", "k", "db1")
+        s.wait_blocked(1)
+        s.call("p", "LLEN", "k")
+        s.call("p", "SELECT", "0")
+        s.call("p", "RPUSH", "k", "db0")
+        s.read("c")
+        s.call("p", "SELECT", "1")
+        s.call("p", "LRANGE", "k", "0", "-1")
+
+    _both(server, oracle, steps)
+
+
+def test_blocked_in_db_other_than_zero(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.call("c", "SELECT", "3")
+        s.send("c", "BRPOP", "k", "0")
+        s.wait_blocked(1)
+        s.call("p", "SELECT", "3")
+        s.call("p", "RPUSH", "k", "x")
+        s.read("c")
+
+    _both(server, oracle, steps)
+
+
+def test_blmove_chain(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c1", "BLMOVE", "a", "b", "LEFT", "RIGHT", "0")
+        s.wait_blocked(1)
+        s.send("c2", "BRPOPLPUSH", "b", "c", "0")
+        s.wait_blocked(2)
+        s.send("c3", "BLPOP", "c", "0")
+        s.wait_blocked(3)
+        s.call("p", "RPUSH", "a", "hop")
+        s.read("c1")
+        s.read("c2")
+        s.read("c3")
+        s.call("p", "EXISTS", "a", "b", "c")
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[-2] == ("c3", b"*2\r\n$1\r\nc\r\n$3\r\nhop\r\n")
+    assert transcript[-1] == ("p", b":0\r\n")
+
+
+def test_blmove_wrongtype_destination_unblocks_with_error(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLMOVE", "src", "dst", "LEFT", "LEFT", "0")
+        s.wait_blocked(1)
+        s.call("p", "SET", "dst", "string")
+        s.call("p", "RPUSH", "src", "x")
+        s.read("c")
+        s.call("p", "LRANGE", "src", "0", "-1")
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[2][1].startswith(b"-WRONGTYPE")
+
+
+def test_key_of_another_type_keeps_waiters_blocked(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        s.call("p", "SET", "k", "string")
+        s.call("p", "DEL", "k")
+        s.wait_blocked(1)
+        s.call("p", "RPUSH", "k", "v")
+        s.read("c")
+
+    _both(server, oracle, steps)
+
+
+def test_blmpop_served_with_count(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2")
+        s.wait_blocked(1)
+        s.call("p", "RPUSH", "b", "1", "2", "3")
+        s.read("c")
+        s.call("p", "LRANGE", "b", "0", "-1")
+
+    _both(server, oracle, steps)
+
+
+def test_blocking_commands_inside_multi_do_not_block(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.call("c", "MULTI")
+        for cmd in (("BLPOP", "k", "0"), ("BRPOP", "k", "0"), ("BLMOVE", "k", "d", "LEFT", "LEFT", "0"),
+                    ("BRPOPLPUSH", "k", "d", "0"), ("BLMPOP", "0", "1", "k", "LEFT")):
+            s.call("c", *cmd)
+        s.call("c", "EXEC")
+        s.call("c", "HELLO", "3", record=False)
+        s.call("c", "MULTI")
+        s.call("c", "BLPOP", "k", "0")
+        s.call("c", "BLMOVE", "k", "d", "LEFT", "LEFT", "0")
+        s.call("c", "EXEC")
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[6] == ("c", b"*5\r\n*-1\r\n*-1\r\n$-1\r\n$-1\r\n*-1\r\n")
+
+
+def test_pipelined_commands_wait_for_the_blocked_one(server, oracle):
+    def steps(s: Scenario) -> None:
+        s.conn("c").send(resp("BLPOP", "k", "0") + resp("PING") + resp("LLEN", "k"))
+        s.wait_blocked(1)
+        s.call("p", "RPUSH", "k", "a", "b")
+        s.read("c", 3)
+
+    transcript = _both(server, oracle, steps)
+    assert transcript[-1] == ("c", b"*2\r\n$1\r\nk\r\n$1\r\na\r\n+PONG\r\n:1\r\n")
+
+
+def test_client_unblock_gives_the_timeout_reply(server, oracle):
+    def steps(s: Scenario) -> None:
+        client_id = s.call("c", "CLIENT", "ID", record=False)[1:-2].decode()
+        s.send("c", "BLMOVE", "k", "d", "LEFT", "LEFT", "0")
+        s.wait_blocked(1)
+        s.call("p", "CLIENT", "UNBLOCK", client_id)
+        s.read("c")
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        s.call("p", "CLIENT", "UNBLOCK", client_id, "ERROR")
+        s.read("c")
+
+    _both(server, oracle, steps)
+
+
+def test_fractional_timeout_eventually_expires(server):
+    s = Scenario(server)
+    try:
+        s.conn("c").sock.settimeout(10)
+        s.send("c", "BRPOP", "k", "0.3")
+        assert s.read("c") == b"*-1\r\n"
+        assert s.blocked() == 0
+    finally:
+        s.finish()
+
+
+def test_blocked_client_survives_many_other_writes(server):
+    s = Scenario(server)
+    try:
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        for i in range(200):
+            s.call("p", "RPUSH", f"other{i}", "x")
+        assert s.blocked() == 1
+        s.call("p", "RPUSH", "k", "v")
+        assert s.read("c") == b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    finally:
+        s.finish()
+
+
+@pytest.mark.parametrize("bad", ["-1", "abc", "inf", "1e30", " 1"])
+def test_blpop_bad_timeouts_match_redis(server, oracle, bad):
+    def steps(s: Scenario) -> None:
+        s.call("c", "BLPOP", "k", bad)
+        s.call("c", "BLMPOP", bad, "1", "k", "LEFT")
+        s.call("c", "BLMOVE", "k", "d", "LEFT", "LEFT", bad)
+
+    _both(server, oracle, steps)
+
+
+def test_server_keeps_serving_others_while_clients_block(server):
+    s = Scenario(server)
+    try:
+        for i in range(20):
+            s.send(f"c{i}", "BLPOP", f"k{i}", "0")
+        s.wait_blocked(20)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(resp("PING"))
+            assert sock.recv(16) == b"+PONG\r\n"
+        for i in range(20):
+            s.call("p", "RPUSH", f"k{i}", str(i))
+            assert s.read(f"c{i}") == resp(f"k{i}", str(i))
+        s.wait_blocked(0)
+    finally:
+        s.finish()
