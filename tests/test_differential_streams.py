@@ -1,0 +1,356 @@
+"""Streams and HyperLogLog against redis-server 7.0.15: the same requests to both, replies compared byte
+for byte (scripted sequences in RESP2 and RESP3, a long seeded run that exercises listpack node
+boundaries, and Hypothesis sequences). Delivery times and idle counters are the only fields masked."""
+
+from __future__ import annotations
+
+import random
+
+import hiredis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.diff import Differ
+
+SCRIPT_BASIC = """
+XADD s 1-1 a 1
+XADD s 1-1 a 1
+XADD s 1 a 1
+XADD s 1-* b 2
+XADD s 0-0 a 1
+XADD n 0 a 1
+XADD n 0-* a 1
+XADD s 5 a
+XADD s NOMKSTREAM 6-1 x y
+XADD nn NOMKSTREAM 6-1 x y
+EXISTS nn
+XADD s MAXLEN 2 7-1 x y
+XADD s MAXLEN = 2 8-1 x y
+XADD s MAXLEN ~ 2 LIMIT 5 9-1 x y
+XADD s LIMIT 5 9-2 x y
+XADD s MAXLEN 2 LIMIT 5 9-3 x y
+XADD s MAXLEN -1 9-3 x y
+XADD s MAXLEN 1 MINID 1 9-3 x y
+XADD s MINID 8 9-4 x y
+XADD s abc x y
+XADD s 1-abc x y
+XADD s -1 x y
+XADD s 18446744073709551616 x y
+XADD t 18446744073709551615-* x y
+XADD t 18446744073709551615-* x y
+XADD s 18446744073709551615-18446744073709551615 x y
+XADD s 10-1 x y
+XRANGE s - + COUNT 2
+XRANGE s - + COUNT 0
+XRANGE s - + COUNT -1
+XRANGE s (8-1 + COUNT 1
+XRANGE s (18446744073709551615-18446744073709551615 +
+XRANGE s - (0-0
+XRANGE s ( +
+XRANGE s (- +
+XRANGE s 9 9
+XREVRANGE s + - COUNT 1
+XREVRANGE s (9-4 -
+XRANGE s - + FOO
+XRANGE nokey - +
+SET str x
+XRANGE str - +
+XADD str * a b
+XLEN str
+XDEL s 9-4 1-1 0-1
+XDEL s abc
+XDEL nokey abc
+XTRIM s MAXLEN 0
+XTRIM s
+XTRIM s FOO 1
+XTRIM s MAXLEN ~ 0 LIMIT 10 foo
+XTRIM s LIMIT 5
+XTRIM nokey MAXLEN 0
+EXISTS s
+XSETID s 1-1
+XSETID s 100-1 ENTRIESADDED 1 MAXDELETEDID 50-5
+XSETID s 100-1 ENTRIESADDED -1
+XSETID s 10-1 MAXDELETEDID 50-5
+XSETID nokey 1-1
+XSETID s 100-1 FOO
+XINFO STREAM s
+XINFO STREAM s FULL
+XINFO STREAM nokey
+XINFO STREAM s FOO
+XINFO STREAM s FULL COUNT
+XADD s 1000-5 a 1 b 2
+XADD s 1001 a 1 c 2
+XINFO STREAM s
+XINFO STREAM s FULL COUNT 0
+TYPE s
+OBJECT ENCODING s
+XINFO HELP
+XGROUP HELP
+"""
+
+SCRIPT_GROUPS = """
+XADD s 1-1 a 1
+XGROUP CREATE s g 0
+XGROUP CREATE s g 0
+XGROUP CREATE s g2 $ ENTRIESREAD 3
+XGROUP CREATE s g3 $ ENTRIESREAD -2
+XGROUP CREATE s g3 $ FOO
+XGROUP CREATE s g3 abc
+XGROUP CREATE nokey g 0
+XGROUP CREATE nokey g $ MKSTREAM
+XGROUP CREATE nokey2 g 5-5 MKSTREAM ENTRIESREAD 5
+XGROUP CREATE nokey3 g 5-5 MKSTREAM MKSTREAM MKSTREAM MKSTREAM
+SET str x
+XGROUP CREATE str g 0
+XGROUP SETID s g 0 MKSTREAM
+XGROUP SETID s nog 0
+XGROUP SETID s g +
+XGROUP SETID s g $ ENTRIESREAD 7
+XGROUP SETID s g 1 ENTRIESREAD
+XGROUP CREATECONSUMER s g alice
+XGROUP CREATECONSUMER s g alice
+XGROUP DELCONSUMER s g bob
+XGROUP DESTROY s nog
+XINFO GROUPS s
+XINFO GROUPS nokey9
+XINFO CONSUMERS s nog
+XGROUP DELCONSUMER s g alice
+XGROUP DESTROY s g2
+XADD s 101-1 b 2
+XADD s 102-1 c 3
+XGROUP SETID s g 0
+XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+XREADGROUP GROUP g alice STREAMS s 0
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g alice STREAMS s $
+XREADGROUP GROUP nog alice STREAMS s >
+XREADGROUP GROUP g alice STREAMS s > x
+XREADGROUP GROUP g STREAMS s >
+XREAD GROUP g a STREAMS s >
+XREAD NOACK STREAMS s 0
+XREAD STREAMS s >
+XREAD COUNT 2 STREAMS s nokey 0 0
+XREAD COUNT 2 STREAMS s str 0 0
+XREAD STREAMS s $
+XREAD BLOCK abc STREAMS s $
+XREAD BLOCK -1 STREAMS s $
+XREAD FOO STREAMS s 0
+XINFO GROUPS s
+XPENDING s g
+XPENDING s g IDLE 3600000 - + 10
+XPENDING s g - + 10 nobody
+XPENDING s g IDLE x - + 10
+XPENDING s g IDLE 0 - +
+XPENDING s g - + x
+XPENDING s g x + 10
+XPENDING s nog
+XPENDING str g
+XACK s g 1-1 101-1 999-1
+XACK s g abc
+XACK nokey g 1-1
+XPENDING s g
+XDEL s 102-1
+XREADGROUP GROUP g bob STREAMS s 0
+XREADGROUP GROUP g carol NOACK STREAMS s 0
+XADD s 103-1 d 4
+XREADGROUP GROUP g carol NOACK STREAMS s >
+XINFO GROUPS s
+XCLAIM s g dave 0 102-1
+XCLAIM s g dave 0 103-1 FORCE JUSTID
+XCLAIM s g dave 0 103-1 FORCE RETRYCOUNT 7
+XCLAIM s g dave 3600000 103-1
+XCLAIM s g dave 0 103-1 RETRYCOUNT x
+XCLAIM s g dave 0 103-1 BOGUS
+XCLAIM s g dave x 103-1
+XCLAIM s nog dave 0 103-1
+XCLAIM s g erin 0 104-1 LASTID 200-0
+XINFO GROUPS s
+XAUTOCLAIM s g fred 0 0
+XAUTOCLAIM s g fred 0 0 COUNT 0
+XAUTOCLAIM s g fred 0 0 JUSTID
+XAUTOCLAIM s g fred 0 0 FOO
+XAUTOCLAIM s g fred 0 (18446744073709551615-18446744073709551615
+XAUTOCLAIM nokey nog fred 0 0
+XINFO STREAM s
+"""
+
+
+def _lines(script: str) -> list[list[str]]:
+    return [line.split() for line in script.strip().splitlines()]
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+@pytest.mark.parametrize("script", [SCRIPT_BASIC, SCRIPT_GROUPS], ids=["basic", "groups"])
+def test_streams_scripted_replies_match_redis(server, oracle, script, resp3):
+    d = Differ(server, oracle, resp3=resp3)
+    try:
+        for args in _lines(script):
+            d.check(*args)
+    finally:
+        d.close()
+
+
+def test_streams_seeded_long_run_matches_redis(server, oracle):
+    """Hundreds of entries of varied sizes with XDEL, group reads and ~/exact trims: the node model
+    (100 entries or 4096 bytes per listpack) decides what `~` removes and XINFO's radix counts."""
+    rnd = random.Random(5)
+    d = Differ(server, oracle)
+    try:
+        d.check("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        for i in range(1, 500):
+            pairs = []
+            for j in range(rnd.choice([1, 1, 2, 3])):
+                pairs += [f"f{j}", rnd.choice(["1", "v", "-5", "300", "123456789012", "x" * rnd.randint(0, 200)])]
+            d.check("XADD", "s", f"{i}-{rnd.randint(0, 3)}", *pairs)
+            if i % 37 == 0:
+                d.check("XINFO", "STREAM", "s")
+            if i % 50 == 0:
+                d.check("XDEL", "s", *(f"{rnd.randint(1, i)}-{k}" for k in range(3)))
+                d.check("XREADGROUP", "GROUP", "g", f"c{i % 3}", "COUNT", "5", "STREAMS", "s", ">")
+            if i % 90 == 0:
+                d.check("XTRIM", "s", "MAXLEN", "~", str(rnd.randint(0, 300)))
+                d.check("XINFO", "GROUPS", "s")
+            if i % 130 == 0:
+                d.check("XTRIM", "s", "MINID", "~", str(rnd.randint(0, i)))
+                d.check("XINFO", "STREAM", "s")
+            if i % 170 == 0:
+                d.check("XTRIM", "s", "MAXLEN", "~", str(rnd.randint(0, 300)), "LIMIT", str(rnd.randint(0, 300)))
+            if i % 210 == 0:
+                d.check("XTRIM", "s", "MINID", str(rnd.randint(0, i)))
+                d.check("XINFO", "GROUPS", "s")
+        d.check("XINFO", "STREAM", "s")
+        d.check("XRANGE", "s", "-", "+")
+    finally:
+        d.close()
+
+
+# --- Hypothesis: random stream command sequences -------------------------------------------------------
+_ids = st.builds(lambda ms, seq: f"{ms}-{seq}", st.integers(0, 12), st.integers(0, 3))
+_bounds = st.one_of(st.just("-"), st.just("+"), _ids, _ids.map(lambda i: "(" + i), st.integers(0, 12).map(str))
+_key = st.sampled_from(["s", "s", "s", "t"])
+_group = st.sampled_from(["g1", "g2"])
+_consumer = st.sampled_from(["alice", "bob", "carol"])
+_fields = st.lists(st.sampled_from(["a", "b", "1", "x" * 70]), min_size=2, max_size=4).filter(lambda f: len(f) % 2 == 0)
+_trim = st.one_of(
+    st.just([]),
+    st.tuples(st.sampled_from(["MAXLEN", "MINID"]), st.sampled_from(["", "=", "~"]), st.integers(0, 8)).map(
+        lambda t: [t[0], *([t[1]] if t[1] else []), str(t[2]) if t[0] == "MAXLEN" else f"{t[2]}-1"]
+    ),
+)
+_command = st.one_of(
+    st.tuples(_key, _trim, _ids, _fields).map(lambda t: ["XADD", t[0], *t[1], t[2], *t[3]]),
+    st.tuples(_key, _bounds, _bounds, st.integers(-1, 4)).map(lambda t: ["XRANGE", t[0], t[1], t[2], "COUNT", str(t[3])]),
+    st.tuples(_key, _bounds, _bounds).map(lambda t: ["XREVRANGE", t[0], t[1], t[2]]),
+    st.tuples(_key, st.lists(_ids, min_size=1, max_size=3)).map(lambda t: ["XDEL", t[0], *t[1]]),
+    st.tuples(_key, _trim.filter(bool)).map(lambda t: ["XTRIM", t[0], *t[1]]),
+    st.sampled_from(["s", "t"]).map(lambda k: ["XLEN", k]),
+    st.tuples(_key, _group, st.one_of(st.just("$"), _ids), st.booleans()).map(
+        lambda t: ["XGROUP", "CREATE", t[0], t[1], t[2], *(["MKSTREAM"] if t[3] else [])]
+    ),
+    st.tuples(_key, _group, st.one_of(st.just("$"), _ids)).map(lambda t: ["XGROUP", "SETID", t[0], t[1], t[2]]),
+    st.tuples(_key, _group).map(lambda t: ["XGROUP", "DESTROY", t[0], t[1]]),
+    st.tuples(_key, _group, _consumer).map(lambda t: ["XGROUP", "CREATECONSUMER", *t]),
+    st.tuples(_key, _group, _consumer).map(lambda t: ["XGROUP", "DELCONSUMER", *t]),
+    st.tuples(_group, _consumer, st.integers(0, 3), st.booleans(), _key, st.sampled_from([">", ">", "0", "2-0"])).map(
+        lambda t: ["XREADGROUP", "GROUP", t[0], t[1], "COUNT", str(t[2]), *(["NOACK"] if t[3] else []),
+                   "STREAMS", t[4], t[5]]
+    ),
+    st.tuples(_key, _group, st.lists(_ids, min_size=1, max_size=3)).map(lambda t: ["XACK", t[0], t[1], *t[2]]),
+    st.tuples(_key, _group).map(lambda t: ["XPENDING", t[0], t[1]]),
+    st.tuples(_key, _group, _bounds, _bounds, st.integers(0, 5), st.sampled_from([[], ["alice"], ["bob"]])).map(
+        lambda t: ["XPENDING", t[0], t[1], t[2], t[3], str(t[4]), *t[5]]
+    ),
+    st.tuples(_key, _group, _consumer, st.lists(_ids, min_size=1, max_size=3), st.booleans(), st.booleans()).map(
+        lambda t: ["XCLAIM", t[0], t[1], t[2], "0", *t[3], *(["FORCE"] if t[4] else []), *(["JUSTID"] if t[5] else [])]
+    ),
+    st.tuples(_key, _group, _consumer, _ids, st.integers(1, 4), st.booleans()).map(
+        lambda t: ["XAUTOCLAIM", t[0], t[1], t[2], "0", t[3], "COUNT", str(t[4]), *(["JUSTID"] if t[5] else [])]
+    ),
+    st.tuples(_key, _ids).map(lambda t: ["XSETID", t[0], t[1]]),
+    _key.map(lambda k: ["XINFO", "STREAM", k]),
+    _key.map(lambda k: ["XINFO", "GROUPS", k]),
+)
+
+
+def _mask_times(args: list[str], raw: bytes) -> object:
+    """XPENDING's extended form carries milliseconds since delivery: compare everything else."""
+    reader = hiredis.Reader()
+    reader.feed(raw)
+    reply = reader.gets()
+    if args[0] == "XPENDING" and len(args) > 3 and isinstance(reply, list):
+        return [[row[0], row[1], row[3]] for row in reply]
+    return raw
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(_command, min_size=1, max_size=30))
+def test_streams_random_sequences_match_redis(server, oracle, commands):
+    d = Differ(server, oracle)
+    try:
+        for args in commands:
+            ours, theirs = d.both(*args, compare=False)
+            assert _mask_times(args, ours) == _mask_times(args, theirs), f"{args}: {ours!r} != {theirs!r}"
+    finally:
+        d.close()
+
+
+# --- HyperLogLog ------------------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**32),
+    sizes=st.lists(st.sampled_from([0, 1, 5, 40, 300, 1500, 4000]), min_size=1, max_size=3),
+    batch=st.sampled_from([1, 7, 100, 1000]),
+)
+def test_hll_random_sets_match_redis_bytes(server, oracle, seed, sizes, batch):
+    rnd = random.Random(seed)
+    d = Differ(server, oracle)
+    try:
+        for k, size in enumerate(sizes):
+            key = f"h{k}"
+            elements = [rnd.randbytes(rnd.randint(0, 20)) for _ in range(size)]
+            if not elements:
+                d.check("PFADD", key)
+            for i in range(0, len(elements), batch):
+                d.check("PFADD", key, *elements[i : i + batch])
+                if rnd.random() < 0.3:
+                    d.check("PFCOUNT", key)
+            d.check("GET", key)
+            d.check("PFCOUNT", key)
+            d.check("GET", key)
+        keys = [f"h{k}" for k in range(len(sizes))]
+        d.check("PFCOUNT", *keys, "missing")
+        d.check("PFMERGE", "dest", *keys)
+        d.check("GET", "dest")
+        d.check("PFCOUNT", "dest")
+    finally:
+        d.close()
+
+
+def test_hll_sparse_to_dense_promotion_matches_redis(server, oracle):
+    d = Differ(server, oracle)
+    try:
+        for i in range(0, 6000, 50):
+            d.check("PFADD", "h", *(f"element:{j}" for j in range(i, i + 50)))
+            if i % 500 == 0:
+                d.check("GET", "h")
+        d.check("PFCOUNT", "h")
+        d.check("GET", "h")
+        d.check("CONFIG", "SET", "hll-sparse-max-bytes", "100")
+        d.check("PFADD", "small", *(f"e{j}" for j in range(60)))
+        d.check("GET", "small")
+        d.check("PFMERGE", "small2", "small")
+        d.check("GET", "small2")
+        d.check("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
+        d.check("SET", "bad", b"HYLL\x01" + bytes(11) + b"\x7f\xfe")
+        d.check("PFADD", "bad", "x", "y")
+        d.check("PFCOUNT", "bad")
+        d.check("SET", "s", "plain")
+        d.check("PFADD", "s", "x")
+        d.check("PFMERGE", "h", "s")
+        d.check("LPUSH", "l", "x")
+        d.check("PFCOUNT", "h", "l")
+    finally:
+        d.close()
+
