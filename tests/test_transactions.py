@@ -310,3 +310,22 @@ def test_watch_cleared_on_disconnect(server):
         assert time.monotonic() < end, "watches not released on disconnect"
         time.sleep(0.01)
     info.close()
+
+
+def test_exec_writes_reach_the_aof(tmp_path):
+    """Writes inside EXEC, and the writes after a read-only EXEC, survive a restart from the AOF."""
+    from tests.servers import respdb_server
+
+    args = ("--appendonly", "yes", "--save", "")
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        raw = Raw(sp.port)
+        raw.request(resp("MULTI") + resp("SET", "a", "1") + resp("INCR", "a") + resp("EXEC"), 4)
+        raw.request(resp("MULTI") + resp("GET", "a") + resp("EXEC"), 3)
+        raw.request(resp("SET", "b", "2"))
+        raw.request(resp("MULTI") + resp("EXEC"), 2)
+        raw.request(resp("SET", "c", "3"))
+        raw.close()
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        client = sp.client()
+        assert client.mget("a", "b", "c") == [b"2", b"2", b"3"]
+        client.close()

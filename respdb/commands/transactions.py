@@ -60,6 +60,7 @@ def exec_(ctx: Client) -> object:
     server = ctx.server
     pubsub = server.pubsub
     parts = [b"*%d\r\n" % len(queue)]
+    dirty = ctx.keyspace.dirty
     was_in_exec = ctx.in_exec
     ctx.in_exec = True  # blocking commands answer at once instead of blocking
     try:
@@ -82,8 +83,11 @@ def exec_(ctx: Client) -> object:
             parts.append(ctx.encode(reply))
     finally:
         ctx.in_exec = was_in_exec
-    # The queued commands were logged one by one; EXEC itself is not a write to log.
-    ctx.propagate_argv = ALREADY_PROPAGATED
+    if ctx.keyspace.dirty != dirty:
+        # The queued commands were logged one by one; EXEC itself is not a write to log. (Set only
+        # when something was written: call() clears it only then, and a stale marker would hide
+        # the client's next write from the AOF.)
+        ctx.propagate_argv = ALREADY_PROPAGATED
     return Raw(b"".join(parts))
 
 
