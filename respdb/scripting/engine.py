@@ -1,0 +1,537 @@
+"""The Lua engine behind EVAL and FCALL: one Lua 5.1 state (lupa) per server, the script cache, the
+bridge that runs `redis.call` through the normal command table, and the RESP → Lua conversion.
+
+Scripts run inline on the event-loop thread, so a fast EVALSHA costs one Lua call and nothing else.
+A count hook fires every HOOK_COUNT Lua instructions; once a script has run past
+`busy-reply-threshold` ms the hook serves other clients itself (busy.py: BUSY replies, SCRIPT KILL,
+SHUTDOWN NOSAVE), which is also how Redis does it (processEventsWhileBlocked from the Lua hook).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from lupa import lua51
+
+from respdb import errors
+from respdb.commands.dispatch import call, resolve
+from respdb.errors import CommandError
+from respdb.protocol.encoder import format_double
+from respdb.protocol.types import (
+    OK,
+    BigNumber,
+    Bool,
+    Double,
+    ErrorReply,
+    Map,
+    PairList,
+    Push,
+    Raw,
+    Set,
+    Simple,
+    Verbatim,
+    _NullArray,
+)
+from respdb.scripting.prelude import PRELUDE
+from respdb.server.client import Client
+
+if TYPE_CHECKING:
+    from respdb.server.app import Server
+
+HOOK_COUNT = 100_000
+REDIS_VERSION = b"7.0.15"
+REDIS_VERSION_NUM = 0x07000F
+# Commands Redis flags may-replicate (not visible in COMMAND INFO): refused in read-only scripts.
+_MAY_REPLICATE = frozenset({"publish", "spublish", "pfcount"})
+_UNKNOWN = b"Unknown Redis command called from script"
+_WRONG_ARGS = b"Wrong number of args calling Redis command from script"
+_KILLED = b"Script killed by user with SCRIPT KILL..."
+_LOAD_TIMEOUT = b"FUNCTION LOAD timeout"
+LOAD_TIMEOUT_S = 0.5
+_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    # Scripts must never reach a Python object's attributes (no escape to the host).
+    raise AttributeError("access denied")
+
+
+class RunContext:
+    """One running script or function (Redis's scriptRunCtx)."""
+
+    __slots__ = (
+        "argv", "busy", "busy_at", "caller", "funcname", "is_eval", "killed", "next_poll", "read_only",
+        "repl_aof", "resp3", "start", "write_dirty",
+    )
+
+    def __init__(self, caller: Client, funcname: bytes, is_eval: bool, read_only: bool, argv: list[bytes]) -> None:
+        self.caller = caller
+        self.funcname = funcname
+        self.is_eval = is_eval
+        self.read_only = read_only
+        self.argv = argv
+        self.write_dirty = False
+        self.killed = False
+        self.busy = False
+        self.resp3 = False
+        self.repl_aof = True
+        self.start = time.perf_counter()
+        self.busy_at = math.inf
+        self.next_poll = 0.0
+
+
+class Script:
+    """A cached EVAL script: its body, compiled function and shebang flags (None: no shebang)."""
+
+    __slots__ = ("body", "flags", "fn")
+
+    def __init__(self, body: bytes, fn: Any, flags: frozenset[str] | None) -> None:
+        self.body = body
+        self.fn = fn
+        self.flags = flags
+
+
+SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+
+
+def parse_shebang(body: bytes) -> tuple[frozenset[str] | None, bytes]:
+    """Redis's evalExtractShebangFlags: (flags or None without shebang, body with the shebang line
+    turned into a Lua comment so line numbers stay as Redis reports them)."""
+    if not body.startswith(b"#!"):
+        return None, body
+    end = body.find(b"\n")
+    if end < 0:
+        raise errors.err("Invalid script shebang")
+    parts = body[:end].split()
+    if not parts:
+        raise errors.err("Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise errors.err("Unexpected engine in script shebang: " + parts[0].decode("utf-8", "replace"))
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise errors.err("Unknown lua shebang option: " + part.decode("utf-8", "replace"))
+        for flag in part[6:].split(b","):
+            name = flag.decode("utf-8", "replace")
+            if name not in SCRIPT_FLAGS:
+                if not part[6:]:
+                    break
+                raise errors.err("Unexpected flag in script shebang: " + name)
+            flags.add(name)
+    return frozenset(flags), b"--" + body[2:]
+
+
+def sha1hex(data: bytes) -> bytes:
+    return hashlib.sha1(data).hexdigest().encode()
+
+
+class LuaEngine:
+    """Per-server scripting state: the Lua runtime, the EVAL script cache, the running script."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.lua = lua51.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+        )
+        boot = self.lua.eval("loadstring")(PRELUDE, b"=respdb")
+        # Python callables reach Lua as C functions, so a `return redis.call(...)` tail call keeps
+        # the caller's frame and errors name the script line, as Redis's C functions do.
+        callbacks = {
+            b"call": self._redis_call, b"pcall": self._redis_pcall, b"log": self._log, b"hook": self._hook,
+            b"sha1hex": self._sha1hex, b"set_repl": self._set_repl, b"setresp": self._setresp,
+            b"acl_check_cmd": self._acl_check, b"register": self._register, b"unwrap": _unwrap,
+            b"rawset": self._rawset, b"setmetatable": self._setmetatable,
+            b"HOOK_COUNT": HOOK_COUNT, b"VERSION": REDIS_VERSION, b"VERSION_NUM": REDIS_VERSION_NUM,
+        }
+        self.api = boot(self.lua.table_from(callbacks))
+        self._error_table = self.api.error_table
+        self._plain_error = self.api.plain_error_table
+        self._status_table = self.api.status_table
+        self._is_readonly = self.api.is_readonly
+        self._run_eval = self.api.run_eval
+        self._run_function = self.api.run_function
+        self._table = self.lua.table_from
+        # Redis's lua_client: the client that redis.call runs commands as.
+        self.client = Client(server, 0, "", "")
+        self.client.authenticated = True
+        self.client.in_exec = True
+        self.scripts: dict[bytes, Script] = {}
+        self.current: RunContext | None = None
+        self.load_deadline: float | None = None
+        self.registering: Any = None  # the library being loaded (functions.py)
+        self.busy: Any = None  # busy.BusyService while a slow script runs
+
+    # --- EVAL cache -----------------------------------------------------------------------------
+    def create_script(self, body: bytes) -> tuple[bytes, Script]:
+        """Compile `body` into the cache (luaCreateFunction); returns (sha, script)."""
+        sha = sha1hex(body)
+        script = self.scripts.get(sha)
+        if script is not None:
+            return sha, script
+        flags, code = parse_shebang(body)
+        fn, error = self.api.compile(code, b"@user_script")
+        if fn is None:
+            raise errors.err("Error compiling script (new function): " + error.decode("utf-8", "replace"))
+        script = Script(body, fn, flags)
+        self.scripts[sha] = script
+        return sha, script
+
+    def flush_scripts(self) -> None:
+        self.scripts.clear()
+        self.lua.execute(b"collectgarbage()")
+
+    # --- running --------------------------------------------------------------------------------
+    def run(
+        self, caller: Client, fn: Any, funcname: bytes, nkeys: int, args: tuple[bytes, ...], *,
+        is_eval: bool, read_only: bool, argv: list[bytes],
+    ) -> Raw:
+        """Run a compiled script or function for `caller` and return its reply as RESP bytes."""
+        run = RunContext(caller, funcname, is_eval, read_only, argv)
+        client = self.client
+        client.db = caller.db
+        client.user = caller.user
+        if client.resp3:
+            client.set_protocol(False)
+        threshold = self.server.config.busy_reply_threshold
+        if threshold > 0:
+            run.busy_at = run.start + threshold / 1000.0
+        self.current = run
+        runner = self._run_eval if is_eval else self._run_function
+        try:
+            ok, payload = runner(fn, funcname, caller.resp3, nkeys, *args)
+        except lua51.LuaError as exc:  # e.g. "error in error handling": Redis's generic failure text
+            ok, payload = 0, b"ERR Error running script " + funcname + b", " + str(exc).encode()[:100]
+        finally:
+            self.current = None
+            if run.busy:
+                self.busy.finish(run)
+        if ok == 1:
+            return Raw(payload)
+        raise CommandError(payload.decode("utf-8", "replace"))
+
+    def kill(self, is_eval: bool) -> Raw:
+        """SCRIPT KILL / FUNCTION KILL (scriptKill)."""
+        run = self.current
+        if run is None:
+            raise CommandError("NOTBUSY No scripts in execution right now.")
+        if run.write_dirty:
+            raise CommandError(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. "
+                "You can either wait the script termination or kill the server in a hard way using the "
+                "SHUTDOWN NOSAVE command."
+            )
+        if is_eval and not run.is_eval:
+            raise CommandError(errors.BUSY_FUNCTION)
+        if not is_eval and run.is_eval:
+            raise CommandError(errors.BUSY_EVAL)
+        run.killed = True
+        self.server.log.warning("Lua script killed by user with SCRIPT KILL.")
+        return OK
+
+    # --- callbacks from Lua ---------------------------------------------------------------------
+    def _hook(self) -> bytes | None:
+        run = self.current
+        if run is None:
+            deadline = self.load_deadline
+            if deadline is not None and time.perf_counter() > deadline:
+                return _LOAD_TIMEOUT
+            return None
+        if run.killed:
+            return _KILLED
+        now = time.perf_counter()
+        if not run.busy:
+            if now < run.busy_at:
+                return None
+            from respdb.scripting.busy import BusyService
+
+            run.busy = True
+            self.busy = BusyService(self.server, self, run)
+        if now >= run.next_poll:
+            run.next_poll = now + 0.002
+            self.busy.serve()
+        return _KILLED if run.killed else None
+
+    def _redis_call(self, *args: Any) -> Any:
+        kind, value = self._call(args)
+        if kind == 0:
+            return value
+        if kind == 1:
+            return self._status_table(value)
+        raise ScriptError(self._error_table(value) if kind == 2 else self._plain_error(value))
+
+    def _redis_pcall(self, *args: Any) -> Any:
+        kind, value = self._call(args)
+        if kind == 0:
+            return value
+        if kind == 1:
+            return self._status_table(value)
+        return self._error_table(value) if kind == 2 else self._plain_error(value)
+
+    def _call(self, args: tuple[Any, ...]) -> tuple[int, Any]:
+        """redis.call/pcall: (0, value) | (1, status) | (2, error with ignore-stats flag, "-CODE msg")
+        | (3, argument error)."""
+        run = self.current
+        if run is None:
+            return 3, b"redis.call/pcall can only be called inside a script invocation"
+        argv = _argv(args)
+        if argv.__class__ is bytes:
+            return 3, argv
+        spec = resolve(argv)
+        if spec.__class__ is str:
+            return 2, _WRONG_ARGS if spec.startswith("ERR wrong number") else _UNKNOWN  # type: ignore[union-attr]
+        if "noscript" in spec.flags:  # type: ignore[union-attr]
+            return 2, b"This Redis command is not allowed from script"
+        write = spec.write  # type: ignore[union-attr]
+        if run.read_only and (write or spec.name in _MAY_REPLICATE):  # type: ignore[union-attr]
+            return 2, b"Write commands are not allowed from read-only scripts."
+        if write:
+            run.write_dirty = True
+        propagation = self.server.propagation
+        mark = len(propagation)
+        try:
+            reply = call(self.client, spec, argv)  # type: ignore[arg-type]
+        except CommandError as exc:
+            return 2, b"-" + exc.text.encode("utf-8", "replace")
+        finally:
+            if not run.repl_aof:  # redis.set_repl(REPL_NONE/REPL_REPLICA): keep it out of the log
+                del propagation[mark:]
+        return self._reply_to_lua(reply, run.resp3)
+
+    def _reply_to_lua(self, reply: Any, resp3: bool) -> tuple[int, Any]:
+        """A command's reply for Lua: (0, value), (1, status text) or (2, "-error")."""
+        cls = reply.__class__
+        if cls is bytes or cls is int:
+            return 0, reply
+        if cls is Simple:
+            return 1, bytes(reply)
+        if cls is Raw:
+            if reply is OK:
+                return 1, b"OK"
+            return self._reply_to_lua(parse_resp(bytes(reply)), resp3)
+        if cls is ErrorReply:
+            return 2, b"-" + bytes(reply)
+        return 0, self._value(reply, resp3)
+
+    def _value(self, v: Any, resp3: bool) -> Any:
+        """A command reply as the Lua value redisProtocolToLuaType makes of it."""
+        cls = v.__class__
+        if cls is bytes or cls is int:
+            return v
+        if v is None or cls is _NullArray:
+            return None if resp3 else False
+        if cls is bool:
+            return int(v)
+        if cls is list or cls is tuple or cls is Push:
+            return self._table([self._value(x, resp3) for x in v])
+        if cls is Simple:
+            return self._status_table(bytes(v))
+        if cls is ErrorReply:
+            return self._error_table(b"-" + bytes(v))
+        if cls is Map:
+            if resp3:
+                return self._table({b"map": self._table({self._value(v[i], resp3): self._value(v[i + 1], resp3) for i in range(0, len(v), 2)})})
+            return self._table([self._value(x, resp3) for x in v])
+        if cls is PairList:
+            if resp3:
+                return self._table([self._table([self._value(x, resp3) for x in pair]) for pair in v])
+            return self._table([self._value(x, resp3) for pair in v for x in pair])
+        if cls is Set:
+            if resp3:
+                return self._table({b"set": self._table({self._value(x, resp3): True for x in v})})
+            return self._table([self._value(x, resp3) for x in v])
+        if cls is Double or cls is float:
+            return self._table({b"double": float(v)}) if resp3 else format_double(v)
+        if cls is Bool:
+            return bool(v.value) if resp3 else int(v.value)
+        if cls is BigNumber:
+            return self._table({b"big_number": b"%d" % v}) if resp3 else b"%d" % v
+        if cls is Verbatim:
+            if resp3:
+                return self._table({b"verbatim_string": self._table({b"format": b"txt", b"string": bytes(v)})})
+            return bytes(v)
+        if cls is Raw:
+            return self._value(parse_resp(bytes(v)), resp3)
+        if isinstance(v, bytes):
+            return bytes(v)
+        if isinstance(v, int):
+            return int(v)
+        raise TypeError(f"cannot convert reply of type {cls.__name__} for Lua")
+
+    def _raise(self, message: bytes) -> ScriptError:
+        return ScriptError(self._plain_error(message))
+
+    def _log(self, *args: Any) -> None:
+        """redis.log(level, ...): luaLogCommand's checks, then the server log."""
+        if len(args) < 2:
+            raise self._raise(b"redis.log() requires two arguments or more.")
+        level = _tonumber(args[0])
+        if level is None:
+            raise self._raise(b"First argument must be a number (log level).")
+        if not 0 <= int(level) <= 3:
+            raise self._raise(b"Invalid debug level.")
+        parts = [_tostring(a) for a in args[1:]]
+        text = b" ".join(p for p in parts if p is not None).decode("utf-8", "replace")
+        getattr(self.server.log, _LOG_LEVELS[int(level)])(text)
+
+    def _sha1hex(self, *args: Any) -> bytes:
+        if len(args) != 1:
+            raise self._raise(b"wrong number of arguments")
+        return sha1hex(_tostring(args[0]) or b"")
+
+    def _setresp(self, *args: Any) -> None:
+        if len(args) != 1:
+            raise self._raise(b"redis.setresp() requires one argument.")
+        resp = int(_tonumber(args[0]) or 0)
+        if resp not in (2, 3):
+            raise self._raise(b"RESP version must be 2 or 3.")
+        run = self.current
+        if run is not None:
+            run.resp3 = resp == 3
+            self.client.set_protocol(run.resp3)
+        self.api.set_script_resp(resp)
+
+    def _set_repl(self, *args: Any) -> None:
+        run = self.current
+        if run is None:
+            raise self._raise(b"redis.set_repl can only be called inside a script invocation")
+        if len(args) != 1:
+            raise self._raise(b"redis.set_repl() requires two arguments.")
+        flags = int(_tonumber(args[0]) or 0)
+        if flags & ~3:
+            raise self._raise(b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+        run.repl_aof = bool(flags & 1)
+
+    def _acl_check(self, *args: Any) -> bool:
+        argv = _argv(args)
+        if argv.__class__ is bytes:
+            raise self._raise(argv)  # type: ignore[arg-type]
+        found = resolve(argv)  # type: ignore[arg-type]
+        if found.__class__ is str and not found.startswith("ERR wrong number"):  # type: ignore[union-attr]
+            raise self._raise(b"Invalid command passed to redis.acl_check_cmd()")
+        return True  # every client runs as the default user with all permissions
+
+    def _rawset(self, table: Any, key: Any, value: Any) -> Any:
+        if self._is_readonly(table):
+            raise ScriptError(b"Attempt to modify a readonly table")
+        try:
+            return self.api.rawset(table, key, value)
+        except lua51.LuaError as exc:
+            raise ScriptError(str(exc).encode()) from None
+
+    def _setmetatable(self, table: Any, meta: Any = None) -> Any:
+        if self._is_readonly(table):
+            raise ScriptError(b"Attempt to modify a readonly table")
+        try:
+            return self.api.setmetatable(table, meta)
+        except lua51.LuaError as exc:
+            raise ScriptError(str(exc).encode()) from None
+
+    def _register(self, name: bytes, callback: Any, description: bytes | None, *flags: bytes) -> bytes | None:
+        if self.registering is None:
+            return b"redis.register_function can only be called on FUNCTION LOAD command"
+        return self.registering(name, callback, description, flags)
+
+
+class ScriptError(Exception):
+    """Raised by a Python callback to raise a Lua error whose value is `value` (a Lua table, or a
+    string); the Lua side unwraps it (prelude.py err_handler / pcall)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("script error")
+        self.value = value
+
+
+def _unwrap(exc: Any) -> Any:
+    if isinstance(exc, ScriptError):
+        return exc.value
+    return str(exc).encode("utf-8", "replace")
+
+
+def _argv(args: tuple[Any, ...]) -> list[bytes] | bytes:
+    """luaArgsToRedisArgv: the command's argv, or the error message."""
+    if not args:
+        return b"Please specify at least one argument for this redis lib call"
+    argv: list[bytes] = []
+    for arg in args:
+        cls = arg.__class__
+        if cls is bytes:
+            argv.append(arg)
+        elif cls is int or cls is float:
+            # Redis formats Lua numbers with %.17g (lua_tolstring would lose precision).
+            argv.append(b"%.17g" % arg)
+        else:
+            return b"Lua redis lib command arguments must be strings or integers"
+    return argv
+
+
+def _tonumber(value: Any) -> float | None:
+    """lua_tonumber/lua_isnumber: numbers, and strings that read as numbers."""
+    cls = value.__class__
+    if cls is int or cls is float:
+        return value
+    if cls is bytes:
+        try:
+            return float(value.strip()) if not value.strip().lower().startswith(b"0x") else float(int(value, 16))
+        except ValueError:
+            return None
+    return None
+
+
+def _tostring(value: Any) -> bytes | None:
+    """lua_tolstring: strings as they are, numbers as Lua prints them (%.14g), else None."""
+    cls = value.__class__
+    if cls is bytes:
+        return value
+    if cls is int or cls is float:
+        return b"%.14g" % value
+    return None
+
+
+def parse_resp(data: bytes) -> Any:
+    """Decode one pre-encoded reply (a Raw constant) back into reply values."""
+    value, _ = _parse(data, 0)
+    return value
+
+
+def _parse(data: bytes, pos: int) -> tuple[Any, int]:
+    kind = data[pos:pos + 1]
+    end = data.index(b"\r\n", pos)
+    line = data[pos + 1:end]
+    pos = end + 2
+    if kind == b"+":
+        return Simple(line), pos
+    if kind == b"-":
+        return ErrorReply(line), pos
+    if kind == b":":
+        return int(line), pos
+    if kind in (b"$", b"="):
+        n = int(line)
+        if n < 0:
+            return None, pos
+        body = data[pos:pos + n]
+        return (Verbatim(body[4:]) if kind == b"=" else body), pos + n + 2
+    if kind == b"_":
+        return None, pos
+    if kind == b",":
+        return Double(float(line)), pos
+    if kind == b"#":
+        return Bool(line == b"t"), pos
+    if kind == b"(":
+        return BigNumber(int(line)), pos
+    n = int(line)
+    if n < 0:
+        return None, pos
+    count = n * 2 if kind == b"%" else n
+    items = []
+    for _ in range(count):
+        item, pos = _parse(data, pos)
+        items.append(item)
+    cls = {b"%": Map, b"~": Set, b">": Push}.get(kind, list)
+    return cls(items), pos
