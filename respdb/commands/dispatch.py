@@ -84,8 +84,11 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
         client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
         raise CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}") from exc
     finally:
+        elapsed = _perf() - start
         spec.calls += 1
-        spec.usec += _perf() - start
+        spec.usec += elapsed
+        if elapsed >= client.server.slow_threshold:
+            client.server.observer.record_slow(client, spec, argv, elapsed)
     if ks.dirty != dirty:
         server = client.server
         logged = client.propagate_argv or argv
@@ -125,13 +128,18 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
             client.propagate_argv = None
             client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
             return _error_bytes(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
-        spec.usec += _perf() - start
+        elapsed = _perf() - start
+        spec.usec += elapsed
         spec.calls += 1
         client.last_cmd = spec.name
+        if elapsed >= client.server.slow_threshold:
+            client.server.observer.record_slow(client, spec, argv, elapsed)
         if ks.dirty != dirty:
             server = client.server
             if server.propagate_hooks:
-                server.propagation.append((client.db.id, client.propagate_argv or argv))
+                logged = client.propagate_argv or argv
+                if logged is not ALREADY_PROPAGATED:  # EVAL/FCALL queued their writes already
+                    server.propagation.append((client.db.id, logged))
                 server.flush_propagation()
             client.propagate_argv = None
             if ks.ready_keys:
