@@ -246,6 +246,94 @@ def find_points(z: ZSet, shape: Shape, limit: int) -> list[tuple[float, float, b
     return found
 
 
+# --- pqsort.c ------------------------------------------------------------------------------------------
+def _med3(arr: list, a: int, b: int, c: int, cmp: object) -> int:
+    if cmp(arr[a], arr[b]) < 0:  # type: ignore[operator]
+        return b if cmp(arr[b], arr[c]) < 0 else (c if cmp(arr[a], arr[c]) < 0 else a)  # type: ignore[operator]
+    return b if cmp(arr[b], arr[c]) > 0 else (a if cmp(arr[a], arr[c]) < 0 else c)  # type: ignore[operator]
+
+
+def _insertion(arr: list, a: int, n: int, cmp: object) -> None:
+    for pm in range(a + 1, a + n):
+        pl = pm
+        while pl > a and cmp(arr[pl - 1], arr[pl]) > 0:  # type: ignore[operator]
+            arr[pl], arr[pl - 1] = arr[pl - 1], arr[pl]
+            pl -= 1
+
+
+def _vecswap(arr: list, a: int, b: int, n: int) -> None:
+    for i in range(n):
+        arr[a + i], arr[b + i] = arr[b + i], arr[a + i]
+
+
+def pqsort(arr: list, cmp: object, lrange: int, rrange: int, a: int = 0, n: int | None = None) -> None:
+    """Redis's pqsort (NetBSD qsort that only sorts what covers ranks lrange..rrange). Redis uses it
+    when COUNT cuts the result, and it is not stable: equally distant points come out in its order."""
+    if n is None:
+        n = len(arr)
+    while True:
+        if n < 7:
+            _insertion(arr, a, n, cmp)
+            return
+        pm = a + n // 2
+        if n > 7:
+            pl, pn = a, a + n - 1
+            if n > 40:
+                d = n // 8
+                pl = _med3(arr, pl, pl + d, pl + 2 * d, cmp)
+                pm = _med3(arr, pm - d, pm, pm + d, cmp)
+                pn = _med3(arr, pn - 2 * d, pn - d, pn, cmp)
+            pm = _med3(arr, pl, pm, pn, cmp)
+        arr[a], arr[pm] = arr[pm], arr[a]
+        pa = pb = a + 1
+        pc = pd = a + n - 1
+        while True:
+            while pb <= pc:
+                c = cmp(arr[pb], arr[a])  # type: ignore[operator]
+                if c > 0:
+                    break
+                if c == 0:
+                    arr[pa], arr[pb] = arr[pb], arr[pa]
+                    pa += 1
+                pb += 1
+            while pb <= pc:
+                c = cmp(arr[pc], arr[a])  # type: ignore[operator]
+                if c < 0:
+                    break
+                if c == 0:
+                    arr[pc], arr[pd] = arr[pd], arr[pc]
+                    pd -= 1
+                pc -= 1
+            if pb > pc:
+                break
+            arr[pb], arr[pc] = arr[pc], arr[pb]
+            pb += 1
+            pc -= 1
+        # (Redis's copy has no switch to insertion sort when nothing moved; neither has this one.)
+        pn = a + n
+        r = min(pa - a, pb - pa)
+        _vecswap(arr, a, pb - r, r)
+        r = min(pd - pc, pn - pd - 1)
+        _vecswap(arr, pb, pn - r, r)
+        r = pb - pa
+        if r > 1 and not ((lrange < a and rrange < a) or (lrange > a + r - 1 and rrange > a + r - 1)):
+            pqsort(arr, cmp, lrange, rrange, a, r)
+        r = pd - pc
+        if r <= 1:
+            return
+        a, n = pn - r, r
+        if (lrange < a and rrange < a) or (lrange > a + r - 1 and rrange > a + r - 1):
+            return
+
+
+def _asc(p: tuple, q: tuple) -> int:
+    return 1 if p[0] > q[0] else (0 if p[0] == q[0] else -1)
+
+
+def _desc(p: tuple, q: tuple) -> int:
+    return -_asc(p, q)
+
+
 # --- replies and arguments ---------------------------------------------------------------------------
 def human(ctx: Client, value: float) -> object:
     """addReplyHumanLongDouble: %.17Lf without trailing zeros (bulk in RESP2, double in RESP3)."""
@@ -463,10 +551,13 @@ def georadius_generic(ctx: Client, argv: tuple[bytes, ...], flags: int) -> objec
     if count and not sort and not any_:
         sort = 1
     points = find_points(z, shape, count if any_ else 0)
-    if sort:
-        points.sort(key=lambda p: p[0], reverse=sort < 0)  # stable, like glibc's merge-sort qsort
-    if count:
-        points = points[:count]
+    returned = min(count, len(points)) if count else len(points)
+    if sort and returned == len(points):
+        # glibc's qsort is a merge sort: stable, like Python's.
+        points.sort(key=lambda p: p[0], reverse=sort < 0)
+    elif sort:
+        pqsort(points, _asc if sort > 0 else _desc, 0, returned - 1)
+    points = points[:returned]
     conv = shape.conversion
     if store is not None:
         result = ZSet.from_items((p[2], p[0] / conv if storedist else p[1]) for p in points)

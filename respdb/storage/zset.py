@@ -259,6 +259,22 @@ def parse_score(text: bytes) -> float | None:
     """getDoubleFromObject: a whole, finite-or-inf, non-NaN number, no leading space, no ERANGE."""
     if not text or text[:1] in _C_SPACE:
         return None
+    # Fast path: Python's float() agrees with strtod on every spelling it accepts except white space
+    # at the end, '_' separators, and out-of-range literals, which are weeded out here.
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is not None:
+        if value != value or text[-1:] in _C_SPACE or b"_" in text:
+            return None
+        if value == _INF or value == -_INF:
+            return value if b"n" in text.lower() else None  # "1e400" overflows; "inf" is fine
+        if value == 0.0:
+            mantissa = text.lower().split(b"e")[0]
+            if any(c in b"123456789" for c in mantissa):
+                return None  # underflow to zero
+        return value
     got = strtod(text)
     if got is None or got[1] or math.isnan(got[0]):
         return None
