@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
         with contextlib.suppress(Exception):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _check_cdb_name(file_name: object) -> Path:
@@ -174,11 +179,19 @@ class Server:
         """Start the server and block until it exits (stop() from another thread, SIGTERM, or Ctrl-C)."""
         self.start(host, port, password, max_con, timeout, print_log, encrypt, certfile=certfile, keyfile=keyfile)
         proc = self._proc
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM to this process stops the server cleanly (it saves), as Ctrl-C does.
+            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             if proc is not None:
                 proc.wait()
         except KeyboardInterrupt:
+            pass
+        finally:
             self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def stop(self) -> None:
         """Stop the server (it saves first when set_backup is on)."""

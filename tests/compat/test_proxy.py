@@ -138,3 +138,25 @@ def test_connect_socket_has_timeouts(compat_respdb) -> None:
     finally:
         c.redis.connection_pool.release(conn)
     assert isinstance(c.redis, redis.Redis)
+
+
+def test_proxy_holds_one_connection_and_time_out_renews_idle_ones(compat_respdb) -> None:
+    c = cyberdb.connect(port=compat_respdb.port, time_out=0)
+    p = c.get_proxy()
+    p.connect()
+    p.create_cyberdict("d")
+    d = p.get_cyberdict("d")
+    first = p._handle.r.client_id()
+    assert p._handle.r.client_id() == first  # the proxy's own connection, not a pool checkout per command
+    p.close()
+    p.connect()  # the same pooled connection, idle longer than time_out=0: reconnected
+    assert p._handle.r.client_id() != first
+    d["a"] = 1
+    assert d["a"] == 1
+    p.close()
+    p.close()
+    c2 = cyberdb.connect(port=compat_respdb.port, time_out=900)
+    with c2.get_proxy() as p2:
+        kept = p2._handle.r.client_id()
+    with c2.get_proxy() as p3:
+        assert p3._handle.r.client_id() == kept
