@@ -25,6 +25,7 @@ ENCODERS[deque] = lambda config, value: b"quicklist"  # Redis 7.0 keeps every li
 
 _LEFT, _RIGHT = b"left", b"right"
 _EMPTY_ARRAY = Raw(b"*0\r\n")
+_BULK = b"$%d\r\n%b\r\n".__mod__  # mapped over (len, element) pairs: no Python-level loop
 
 
 # --- argument helpers --------------------------------------------------------------------------
@@ -171,11 +172,12 @@ def bulk_array(items: list[bytes]) -> Raw:
     """
     if not items:
         return _EMPTY_ARRAY
-    size = len(items[0])
-    if min(map(len, items)) == size == max(map(len, items)):
+    lengths = set(map(len, items))
+    if len(lengths) == 1:
+        size = lengths.pop()
         sep = b"\r\n$%d\r\n" % size
         return Raw(b"*%d\r\n$%d\r\n%b\r\n" % (len(items), size, sep.join(items)))
-    return Raw(b"*%d\r\n%b" % (len(items), b"".join([b"$%d\r\n%b\r\n" % (len(x), x) for x in items])))
+    return Raw(b"*%d\r\n%b" % (len(items), b"".join(map(_BULK, zip(map(len, items), items, strict=True)))))
 
 
 @command("lrange")
