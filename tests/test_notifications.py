@@ -171,3 +171,19 @@ def test_notify_own_write_resp3_order(server, r):
         raw.close()
     finally:
         r.config_set("notify-keyspace-events", "")
+
+
+def test_notify_flags_from_command_line():
+    from tests.servers import respdb_server
+
+    with respdb_server("--notify-keyspace-events", "Eg") as sp:
+        client = sp.client()
+        assert client.config_get("notify-keyspace-events") == {"notify-keyspace-events": "gE"}
+        ps = client.pubsub()
+        ps.subscribe("__keyevent@0__:del")
+        ps.get_message(timeout=1)
+        client.set("k", "v")
+        client.delete("k")
+        assert _drain(ps) == [(b"__keyevent@0__:del", b"k")]
+        ps.close()
+        client.close()

@@ -103,18 +103,26 @@ class PubSub:
 
     # --- delivery ------------------------------------------------------------------------------
     def publish(self, channel: bytes, message: bytes) -> int:
-        """PUBLISH: deliver to channel subscribers, then to matching patterns; the receiver count."""
-        receivers = 0
+        """PUBLISH: deliver to channel subscribers, then to matching patterns; the receiver count.
+
+        Delivery never changes the subscriber sets (writes are deferred to flush()), so they are
+        iterated in place."""
         subs = self.channels.get(channel)
-        tail = _bulk(channel) + _bulk(message)
+        patterns = self.patterns
+        if subs is None and not patterns:
+            return 0
+        receivers = 0
         if subs:
-            body = b"$7\r\nmessage\r\n" + tail
-            self._send_all(tuple(subs), body, 3)
+            self._send_all(subs, b"*3\r\n$7\r\nmessage\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(channel), channel, len(message), message))
             receivers = len(subs)
-        if self.patterns:
-            for pattern, (match, clients) in list(self.patterns.items()):
+        if patterns:
+            for pattern, (match, clients) in patterns.items():
                 if match(channel):
-                    self._send_all(tuple(clients), b"$8\r\npmessage\r\n" + _bulk(pattern) + tail, 4)
+                    self._send_all(
+                        clients,
+                        b"*4\r\n$8\r\npmessage\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+                        % (len(pattern), pattern, len(channel), channel, len(message), message),
+                    )
                     receivers += len(clients)
         return receivers
 
@@ -122,15 +130,20 @@ class PubSub:
         subs = self.shard_channels.get(channel)
         if not subs:
             return 0
-        self._send_all(tuple(subs), b"$8\r\nsmessage\r\n" + _bulk(channel) + _bulk(message), 3)
+        self._send_all(subs, b"*3\r\n$8\r\nsmessage\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(channel), channel, len(message), message))
         return len(subs)
 
-    def _send_all(self, clients: tuple[Client, ...], body: bytes, length: int) -> None:
-        # Encoded once per protocol: RESP2 gets an array, RESP3 a push of the same elements.
-        resp2 = b"*%d\r\n%b" % (length, body)
-        resp3 = b">%d\r\n%b" % (length, body)
+    def _send_all(self, clients: dict[Client, None], resp2: bytes) -> None:
+        # Encoded once per protocol: RESP3 gets a push (`>`) of the same elements as the RESP2 array.
+        resp3 = None
+        send = self.send
         for client in clients:
-            self.send(client, resp3 if client.resp3 else resp2)
+            if client.resp3:
+                if resp3 is None:
+                    resp3 = b">" + resp2[1:]
+                send(client, resp3)
+            else:
+                send(client, resp2)
 
     def send(self, client: Client, data: bytes) -> None:
         """Queue a message for a subscriber; queued messages go out in one write per subscriber at
