@@ -224,3 +224,20 @@ def test_server_load_db_refuses_pickle_with_global(make_server, tmp_path: Path) 
     bad.write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(BackupCyberDBError, match="not a CyberDB data file"):
         make_server().load_db(str(bad))
+
+
+def test_server_encrypt_with_aioconnect(make_server, trust_dir: Path) -> None:
+    import asyncio
+
+    port = free_port()
+    cert, key = cyberdb.tls.ensure_certificate(trust_dir.parent / "srv")
+    make_server().start(port=port, password=PASSWORD, encrypt=True, certfile=cert, keyfile=key)
+
+    async def main() -> None:
+        client = cyberdb.aioconnect(port=port, password=PASSWORD, encrypt=True)
+        async with client.get_proxy() as proxy:
+            await proxy.create_cyberlist("l", [1, "two"])
+            assert await (await proxy.get_cyberlist("l")).tolist() == [1, "two"]
+        await client.close()
+
+    asyncio.run(main())
