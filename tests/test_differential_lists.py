@@ -218,3 +218,27 @@ def test_bitmaps_random_sequences_match_redis(server, oracle, commands, resp3):
             d.check(b"GET", key)
     finally:
         d.close()
+
+
+FAMILY = ["lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro"]
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_command_info_and_docs_match_redis(differ, name):
+    differ.check("COMMAND", "INFO", name)
+    differ.check("COMMAND", "DOCS", name)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("blmpop", "0", "2", "a", "b", "LEFT"),
+        ("lmpop", "2", "a", "b", "LEFT", "COUNT", "3"),
+        ("bitop", "and", "d", "a", "b"),
+        ("blmove", "a", "b", "left", "left", "0"),
+        ("blpop", "a", "b", "0"),
+        ("bitfield_ro", "k", "GET", "u8", "0"),
+    ],
+)
+def test_command_getkeys_matches_redis(differ, argv):
+    differ.check("COMMAND", "GETKEYS", *argv)

@@ -197,7 +197,7 @@ def test_list_commands_wrongtype(r):
 
 def _events(client: redis.Redis, commands: list[tuple], settle_key: str = "settle") -> list[tuple[bytes, bytes]]:
     """Run commands and collect (event, key) keyevent notifications, ending at a marker SET."""
-    client.config_set("notify-keyspace-events", "KEA")
+    client.config_set("notify-keyspace-events", "KEAn")
     p = client.pubsub()
     p.psubscribe("__keyevent@0__:*")
     p.get_message(timeout=5)
