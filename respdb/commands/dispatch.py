@@ -161,6 +161,13 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
 
 def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     server = client.server
+    pending = server.pubsub.pending
+    if pending and client in pending:
+        # Messages queued for this subscriber earlier in this loop turn go out ahead of its reply,
+        # in the order Redis would have written them.
+        early = b"".join(pending.pop(client))
+        out = _execute_slow(client, argv)
+        return early if out is None else early + out
     if client.multi is not None:
         # Queueing inside MULTI, short form: a well-formed plain command that passes admission.
         spec = LOOKUP.get(argv[0])

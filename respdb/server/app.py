@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -55,6 +56,8 @@ class Server:
         # Writes of the current command as (db id, argv), flushed to propagate_hooks (AOF) per command.
         self.propagation: list[tuple[int, list[bytes]]] = []
         self.propagate_hooks: list[Callable[[list[tuple[int, list[bytes]]]], None]] = []
+        # Set while logged writes await fsync (appendfsync always): run before any reply is written.
+        self.reply_barrier: Callable[[], None] | None = None
         self.reject_hooks: list[Callable[[Client, CommandSpec, list[bytes]], str | None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         self.prepare_shutdown_hooks: list[Callable[[bool, bool, bool], None]] = []
@@ -68,6 +71,12 @@ class Server:
         self.port = self.config.port
         self.run_id = os.urandom(20).hex()
         self.shutdown_asap = False
+        self.slow_threshold = math.inf  # seconds; set by server/observe.py from the slowlog/latency knobs
+        self.observer: Any = None
+        self.paused_until: float | None = None
+        self.pause_writes_only = False
+        self.paused_conns: list[Any] = []
+        self._pause_timer: Any = None
         self.handle_signals = True  # False when embedded: the host process owns its signals
         self.flushall_hooks: list[Callable[[], None]] = []
         for install in INSTALLERS:
@@ -101,6 +110,40 @@ class Server:
             self.unblock(client, None, send=False)
         for hook in self.disconnect_hooks:
             hook(client)
+
+    # --- CLIENT PAUSE ----------------------------------------------------------------------------
+    def pause_clients(self, seconds: float, writes_only: bool) -> None:
+        """Hold commands (all, or those that write) until the deadline or CLIENT UNPAUSE.
+        A later pause extends an earlier one and ALL wins over WRITE, as in Redis."""
+        until = time.monotonic() + seconds
+        if self.paused_until is not None and not writes_only:
+            self.pause_writes_only = False
+        elif self.paused_until is None:
+            self.pause_writes_only = writes_only
+        if self.paused_until is None or until > self.paused_until:
+            self.paused_until = until
+            if self._pause_timer is not None:
+                self._pause_timer.cancel()
+            if self.loop is not None:
+                self._pause_timer = self.loop.call_later(seconds, self.unpause_clients)
+
+    def unpause_clients(self) -> None:
+        self.paused_until = None
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        conns, self.paused_conns = self.paused_conns, []
+        for conn in conns:
+            conn.resume()
+
+    def pause_holds(self, argv: list[bytes]) -> bool:
+        """Whether a paused server must hold this command now."""
+        if not self.pause_writes_only:
+            return True
+        from respdb.commands.dispatch import resolve
+
+        spec = resolve(argv)
+        return not isinstance(spec, str) and (spec.write or "may_replicate" in spec.flags)
 
     def used_memory(self) -> int:
         """Bytes the process holds (RSS): what maxmemory and INFO memory account against."""

@@ -87,7 +87,7 @@ class Connection(asyncio.Protocol):
             self._check_query_buffer()
             return
         client.last_interaction = self.server.clock
-        if client.blocked is not None or self.pending:
+        if client.blocked is not None or self.pending or self in self.server.paused_conns:
             self.pending.extend(cmds)
             return
         self.run(cmds)
@@ -97,15 +97,23 @@ class Connection(asyncio.Protocol):
         client = self.client
         out = []
         done = 0
-        self.server.commands_processed += len(cmds)
+        server = self.server
         for argv in cmds:
+            if server.paused_until is not None and server.pause_holds(argv):
+                # CLIENT PAUSE: this command and the rest wait, in order, for the unpause.
+                if self not in server.paused_conns:
+                    server.paused_conns.append(self)
+                break
             done += 1
             reply = execute(client, argv)  # type: ignore[arg-type]
             if reply is not None:
                 out.append(reply)
             if client.blocked is not None or client.close_after_reply:  # type: ignore[union-attr]
                 break
+        server.commands_processed += done
         if out and not self.closed:
+            if self.server.reply_barrier is not None:
+                self.server.reply_barrier()  # the writes these replies acknowledge reach the disk first
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])  # type: ignore[union-attr]
         if client.close_after_reply:  # type: ignore[union-attr]
             self.close()
@@ -116,7 +124,7 @@ class Connection(asyncio.Protocol):
         self.parser.auth_required = not client.authenticated  # type: ignore[union-attr]
 
     def resume(self) -> None:
-        """Run the commands that queued up while the client was blocked."""
+        """Run the commands that queued up while the client was blocked or paused."""
         if self.pending and not self.closed and self.client is not None and self.client.blocked is None:
             cmds = list(self.pending)
             self.pending.clear()
@@ -124,6 +132,8 @@ class Connection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
+            if self.server.reply_barrier is not None:
+                self.server.reply_barrier()
             self.transport.write(data)
 
     def output_buffer_size(self) -> int:

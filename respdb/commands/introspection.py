@@ -1,0 +1,195 @@
+"""Introspection: MONITOR, SLOWLOG, LATENCY, WAIT, CLIENT PAUSE/UNPAUSE."""
+
+from __future__ import annotations
+
+import time
+
+from respdb import errors
+from respdb.commands.args import to_int
+from respdb.commands.dispatch import NOT_READY, Block
+from respdb.commands.registry import command
+from respdb.errors import CommandError, err
+from respdb.protocol.types import OK, Simple, Verbatim
+from respdb.server.client import Client
+
+
+def _help(lines: list[str]) -> list[Simple]:
+    return [Simple(line.encode()) for line in lines]
+
+
+@command("monitor")
+def monitor(ctx: Client) -> object:
+    obs = ctx.server.observer
+    if ctx not in obs.monitors:
+        obs.monitors.append(ctx)
+        ctx.flags_extra.add("monitor")
+        ctx.refresh_plain()
+    ctx.server.post_command_needed = True
+    return OK
+
+
+# --- SLOWLOG -----------------------------------------------------------------------------------
+@command("slowlog|get")
+def slowlog_get(ctx: Client, *count: bytes) -> list[object]:
+    n = 10
+    if count:
+        try:
+            n = to_int(count[0])
+        except CommandError:
+            raise err("count should be greater than or equal to -1") from None
+        if n < -1:
+            raise err("count should be greater than or equal to -1")
+    entries = list(ctx.server.observer.slowlog)
+    if n != -1:
+        entries = entries[:n]
+    return [[e[0], e[1], e[2], e[3], e[4], e[5]] for e in entries]
+
+
+@command("slowlog|len")
+def slowlog_len(ctx: Client) -> int:
+    return len(ctx.server.observer.slowlog)
+
+
+@command("slowlog|reset")
+def slowlog_reset(ctx: Client) -> object:
+    ctx.server.observer.slowlog.clear()
+    return OK
+
+
+@command("slowlog|help")
+def slowlog_help(ctx: Client) -> list[Simple]:
+    return _help([
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Print this help.",
+    ])
+
+
+# --- LATENCY -----------------------------------------------------------------------------------
+@command("latency|latest")
+def latency_latest(ctx: Client) -> list[object]:
+    obs = ctx.server.observer
+    out = []
+    for event, samples in obs.latency.items():
+        if samples:
+            ts, ms = samples[-1]
+            out.append([event.encode(), ts, ms, obs.latency_max[event]])
+    return out
+
+
+@command("latency|history")
+def latency_history(ctx: Client, event: bytes) -> list[object]:
+    samples = ctx.server.observer.latency.get(event.decode("utf-8", "replace"), ())
+    return [[ts, ms] for ts, ms in samples]
+
+
+@command("latency|reset")
+def latency_reset(ctx: Client, *events: bytes) -> int:
+    obs = ctx.server.observer
+    names = [e.decode("utf-8", "replace") for e in events] if events else list(obs.latency)
+    n = 0
+    for name in names:
+        if obs.latency.pop(name, None) is not None:
+            obs.latency_max.pop(name, None)
+            n += 1
+    return n
+
+
+@command("latency|doctor")
+def latency_doctor(ctx: Client) -> object:
+    obs = ctx.server.observer
+    threshold = ctx.server.config.latency_monitor_threshold
+    if not obs.latency:
+        if not threshold:
+            text = (
+                "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. "
+                "You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. "
+                "If we weren't in a deep space mission I'd suggest to take a look at "
+                "https://redis.io/topics/latency-monitor.\n"
+            )
+        else:
+            text = "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a bit more, Dave.\n"
+        return Verbatim(text.encode())
+    lines = ["Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?", ""]
+    for i, (event, samples) in enumerate(obs.latency.items(), 1):
+        values = [ms for _, ms in samples]
+        avg = sum(values) // len(values)
+        lines.append(
+            f"{i}. {event}: {len(values)} latency spikes (average {avg}ms, mean deviation "
+            f"{sum(abs(v - avg) for v in values) // len(values)}ms, period {_period(samples)} sec). "
+            f"Worst all time event {obs.latency_max[event]}ms."
+        )
+    lines += ["", "I have a few advices for you:", ""]
+    lines.append(
+        "- Check your slow log (SLOWLOG GET) for commands that run long: in respdb every command runs on the "
+        "event loop thread, so one slow command delays every client."
+    )
+    return Verbatim(("\n".join(lines) + "\n").encode())
+
+
+def _period(samples: object) -> int:
+    stamps = [ts for ts, _ in samples]  # type: ignore[attr-defined]
+    return (max(stamps) - min(stamps)) // max(1, len(stamps) - 1) if len(stamps) > 1 else 0
+
+
+@command("latency|help")
+def latency_help(ctx: Client) -> list[Simple]:
+    return _help([
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HELP",
+        "    Print this help.",
+    ])
+
+
+# --- WAIT --------------------------------------------------------------------------------------
+@command("wait")
+def wait(ctx: Client, numreplicas: bytes, timeout: bytes) -> object:
+    wanted = to_int(numreplicas)
+    ms = to_int(timeout, "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise err("timeout is negative")
+    # respdb has no replicas: the acknowledged count is always 0. Redis returns at once when no
+    # replica is wanted (or inside MULTI/scripts), and otherwise waits out the timeout.
+    if wanted <= 0 or ctx.in_exec:
+        return 0
+    deadline = time.monotonic() + ms / 1000 if ms else None
+    return Block([], deadline, lambda: NOT_READY, 0)
+
+
+# --- CLIENT PAUSE / UNPAUSE ---------------------------------------------------------------------
+@command("client|pause")
+def client_pause(ctx: Client, timeout: bytes, *mode: bytes) -> object:
+    ms = to_int(timeout, "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise err("timeout is negative")
+    if len(mode) > 1:
+        raise CommandError(errors.SYNTAX)
+    kind = mode[0].lower() if mode else b"all"
+    if kind not in (b"write", b"all"):
+        raise err("CLIENT PAUSE mode must be WRITE or ALL")
+    ctx.server.pause_clients(ms / 1000, writes_only=kind == b"write")
+    return OK
+
+
+@command("client|unpause")
+def client_unpause(ctx: Client) -> object:
+    ctx.server.unpause_clients()
+    return OK
