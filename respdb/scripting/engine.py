@@ -167,6 +167,11 @@ class LuaEngine:
         self.load_deadline: float | None = None
         self.registering: Any = None  # the library being loaded (functions.py)
         self.busy: Any = None  # busy.BusyService while a slow script runs
+        self.threshold_s = server.config.busy_reply_threshold / 1000.0
+        server.config.on_change("busy-reply-threshold", self._set_threshold)
+
+    def _set_threshold(self, value: int) -> None:
+        self.threshold_s = value / 1000.0
 
     # --- EVAL cache -----------------------------------------------------------------------------
     def create_script(self, body: bytes) -> tuple[bytes, Script]:
@@ -199,9 +204,8 @@ class LuaEngine:
         client.user = caller.user
         if client.resp3:
             client.set_protocol(False)
-        threshold = self.server.config.busy_reply_threshold
-        if threshold > 0:
-            run.busy_at = run.start + threshold / 1000.0
+        if self.threshold_s > 0:
+            run.busy_at = run.start + self.threshold_s
         self.current = run
         runner = self._run_eval if is_eval else self._run_function
         try:

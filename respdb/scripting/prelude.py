@@ -339,8 +339,13 @@ end
 
 -- (1, resp) on success; (0, error text) when the script failed or returned an error table.
 local function finish(ok, res, funcname, c3)
-  reset_hook()
-  if not ok then
+  if hook_every_instruction then reset_hook() end
+  if ok then
+    -- The common replies, without building a table of parts.
+    local t = type(res)
+    if t == "number" then return 1, sformat(":%d\r\n", res) end
+    if t == "string" then return 1, "$" .. #res .. "\r\n" .. res .. "\r\n" end
+  else
     if type(res) ~= "table" then
       return 0, "ERR Error running script " .. funcname .. ", " .. sub(tostring(res), 1, 100)
     end
