@@ -53,6 +53,7 @@ def parse_where(raw: bytes) -> bool:
 
 
 def list_at(db: Database, key: bytes) -> deque[bytes] | None:
+    """The list at `key`, None if missing, WRONGTYPE if the key holds another type."""
     value = db.get(key)
     if value is not None and value.__class__ is not deque:
         raise WrongType()
