@@ -7,7 +7,6 @@ import hashlib
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,7 +110,7 @@ def test_bgsave_round_trip_every_type_and_expiry(tmp_path: Path) -> None:
 
 
 def test_bgsave_holds_the_data_of_the_fork_moment(tmp_path: Path) -> None:
-    n = 200_000
+    n = 100_000
     with respdb_server("--save", "", workdir=tmp_path) as sp:
         r = sp.client()
         pipe = r.pipeline(transaction=False)
@@ -248,6 +247,11 @@ def _saved_file(workdir: Path, *args: str) -> bytes:
     return (workdir / "dump.cdb").read_bytes()
 
 
+@pytest.fixture(scope="module")
+def good_cdb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return _saved_file(tmp_path_factory.mktemp("good"))
+
+
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
@@ -261,27 +265,26 @@ def _saved_file(workdir: Path, *args: str) -> bytes:
         (lambda b: b + b"\x00", "unexpected bytes"),
     ],
 )
-def test_corrupt_cdb_refuses_to_start_and_keeps_the_file(mangle, message: str) -> None:
-    with tempfile.TemporaryDirectory() as d:
-        wd = Path(d)
-        good = _saved_file(wd)
-        bad = mangle(good)
-        (wd / "dump.cdb").write_bytes(bad)
-        out = _start_fails(wd)
-        assert "dump.cdb" in out and message in out, out
-        assert (wd / "dump.cdb").read_bytes() == bad
+def test_corrupt_cdb_refuses_to_start_and_keeps_the_file(tmp_path: Path, good_cdb: bytes, mangle, message: str) -> None:
+    bad = mangle(good_cdb)
+    (tmp_path / "dump.cdb").write_bytes(bad)
+    out = _start_fails(tmp_path)
+    assert "dump.cdb" in out and message in out, out
+    assert (tmp_path / "dump.cdb").read_bytes() == bad
 
 
-def test_every_flipped_byte_is_detected(tmp_path: Path) -> None:
-    good = _saved_file(tmp_path)
+def test_every_flipped_byte_is_detected(good_cdb: bytes) -> None:
     from respdb.persistence.snapshot import SnapshotError, parse
 
-    for i in range(len(good)):
+    for i in range(len(good_cdb)):
         for bit in (0x01, 0x80):
-            bad = bytearray(good)
+            bad = bytearray(good_cdb)
             bad[i] ^= bit
             with pytest.raises(SnapshotError):
                 parse(bytes(bad), None)
+    for cut in range(len(good_cdb)):
+        with pytest.raises(SnapshotError):
+            parse(good_cdb[:cut], None)
 
 
 def test_encrypted_snapshot_round_trip_and_wrong_key(tmp_path: Path) -> None:

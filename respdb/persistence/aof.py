@@ -175,23 +175,31 @@ class AOF:
             self.rewrite_buf.append(data)
         if self.state != "on":
             return
-        if self.config.appendfsync == "always":
-            self.pending.append(data)
-            try:
-                self.flush(fsync=True)
-            except OSError as exc:
-                # The write is applied in memory but cannot be made durable, and its reply must
-                # not go out: Redis exits here too rather than acknowledge it.
-                self.server.log.warning(f"Can't write to the AOF with appendfsync always ({exc}). Exiting...")
-                os._exit(1)
-            return
         self.pending.append(data)
+        if self.config.appendfsync == "always":
+            # Written and fsynced once per pipelined batch, just before its replies go out (the
+            # connection calls the barrier); the call_soon below covers writes that get no reply.
+            self.server.reply_barrier = self.barrier
         if not self.flush_scheduled and self.server.loop is not None:
             self.flush_scheduled = True
             self.server.loop.call_soon(self._flush_soon)
 
+    def barrier(self) -> None:
+        """appendfsync always: make the pending writes durable before any reply leaves."""
+        self.server.reply_barrier = None
+        try:
+            self.flush(fsync=True)
+        except OSError as exc:
+            # The writes are applied in memory but cannot be made durable, and their replies must
+            # not go out: Redis exits here too rather than acknowledge them.
+            self.server.log.warning(f"Can't write to the AOF with appendfsync always ({exc}). Exiting...")
+            os._exit(1)
+
     def _flush_soon(self) -> None:
         self.flush_scheduled = False
+        if self.server.reply_barrier is not None:
+            self.barrier()
+            return
         try:
             self.flush()
         except OSError:
@@ -246,6 +254,7 @@ class AOF:
             pass
 
     def close(self) -> None:
+        self.server.reply_barrier = None
         if self.fd is not None:
             try:
                 self.flush(fsync=True)
