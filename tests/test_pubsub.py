@@ -284,3 +284,37 @@ def test_pubsub_info_stats_counts(server, r):
     assert (stats["pubsub_channels"], stats["pubsub_patterns"], stats["pubsubshard_channels"]) == (2, 1, 1)
     raw.close()
     _poll(lambda: r.info("stats")["pubsub_channels"] == 0, what="cleanup on disconnect")
+
+
+def _wait_server_busy(port: int, deadline_s: float = 5.0) -> None:
+    """Poll with PINGs until one goes unanswered for 50 ms: the server is inside DEBUG SLEEP."""
+    probe = socket.create_connection(("127.0.0.1", port), timeout=5)
+    probe.settimeout(0.05)
+    end = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < end:
+            probe.sendall(b"PING\r\n")
+            try:
+                probe.recv(64)
+            except TimeoutError:
+                return
+        raise AssertionError("server never became busy")
+    finally:
+        probe.close()
+
+
+def test_message_queued_before_subscriber_command_keeps_order(server):
+    sub, pub, control = Raw(server.port), Raw(server.port), Raw(server.port)
+    sub.request(resp("HELLO", "3"))
+    sub.request(resp("SUBSCRIBE", "ord"))
+    # While the server sleeps, the publisher's PUBLISH and then the subscriber's PING arrive; the
+    # next loop turn handles both, PUBLISH first. As in Redis, the message must reach the
+    # subscriber before the PING reply.
+    control.send(resp("DEBUG", "SLEEP", "0.5"))
+    _wait_server_busy(server.port)
+    pub.send(resp("PUBLISH", "ord", "first"))
+    sub.send(resp("PING"))
+    assert sub.read_until_count(2) == b">3\r\n$7\r\nmessage\r\n$3\r\nord\r\n$5\r\nfirst\r\n+PONG\r\n"
+    assert pub.read_until_count(1) == b":1\r\n"
+    for raw in (sub, pub, control):
+        raw.close()
