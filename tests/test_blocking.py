@@ -5,10 +5,13 @@ replies must be identical; waits poll INFO blocked_clients with a deadline, neve
 from __future__ import annotations
 
 import re
+import select
 import socket
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.servers import Raw, ServerProcess, resp
 
@@ -345,3 +348,91 @@ def test_server_keeps_serving_others_while_clients_block(server):
         s.wait_blocked(0)
     finally:
         s.finish()
+
+
+# --- randomized: several waiters and a producer, transcripts compared with redis-server ----------
+class Crowd:
+    """Named waiter connections plus a producer; knows who is blocked through CLIENT LIST flags."""
+
+    def __init__(self, server: ServerProcess, waiters: int) -> None:
+        self.control = Raw(server.port)
+        self.control.request(resp("FLUSHALL"))
+        self.producer = Raw(server.port)
+        self.waiters = [Raw(server.port) for _ in range(waiters)]
+        for i, w in enumerate(self.waiters):
+            w.request(resp("CLIENT", "SETNAME", f"w{i}"))
+        self.transcript: list[tuple[str, bytes]] = []
+
+    def blocked(self) -> set[int]:
+        text = self.control.request(resp("CLIENT", "LIST")).split(b"\r\n", 1)[1].decode()
+        return {int(m.group(1)) for m in re.finditer(r"name=w(\d+) .*?flags=(\S*b\S*) ", text)}
+
+    def settle(self, i: int, timeout: float = 10.0) -> None:
+        """After sending a command to waiter i: read its reply, or see it blocked (poll, deadline)."""
+        sock = self.waiters[i].sock
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 0.005)
+            if readable:
+                self.transcript.append((f"w{i}", self.waiters[i].read_until_count(1)))
+                return
+            if i in self.blocked():
+                self.transcript.append((f"w{i}", b"<blocked>"))
+                return
+        raise AssertionError(f"waiter {i} neither answered nor blocked")
+
+    def produce(self, commands: list[tuple[str, ...]]) -> None:
+        before = self.blocked()
+        for cmd in commands:
+            self.transcript.append(("p", self.producer.request(resp(*cmd))))
+        # Redis serves waiters before it answers the producer, so who is still blocked is settled now.
+        for i in sorted(before - self.blocked()):
+            self.transcript.append((f"w{i}", self.waiters[i].read_until_count(1)))
+
+    def close(self) -> list[tuple[str, bytes]]:
+        for raw in [self.control, self.producer, *self.waiters]:
+            raw.close()
+        return self.transcript
+
+
+KEY = st.sampled_from(["a", "b", "c"])
+WAIT = st.one_of(
+    st.tuples(st.sampled_from(["BLPOP", "BRPOP"]), KEY, KEY).map(lambda t: (*t, "0")),
+    st.tuples(st.just("BLMOVE"), KEY, KEY, st.sampled_from(["LEFT", "RIGHT"]), st.sampled_from(["LEFT", "RIGHT"])).map(lambda t: (*t, "0")),
+    st.tuples(st.just("BRPOPLPUSH"), KEY, KEY).map(lambda t: (*t, "0")),
+    st.tuples(st.just("BLMPOP"), st.just("0"), st.just("2"), KEY, KEY, st.sampled_from(["LEFT", "RIGHT"]), st.just("COUNT"), st.sampled_from(["1", "2", "5"])),
+)
+PUSH = st.one_of(
+    st.tuples(st.sampled_from(["RPUSH", "LPUSH"]), KEY, st.lists(st.sampled_from(["1", "2", "3"]), min_size=1, max_size=3)).map(lambda t: [(t[0], t[1], *t[2])]),
+    st.lists(st.tuples(st.just("RPUSH"), KEY, st.sampled_from(["x", "y"])), min_size=1, max_size=3).map(lambda cmds: [("MULTI",), *cmds, ("EXEC",)]),
+    st.tuples(st.just("LMOVE"), KEY, KEY, st.just("LEFT"), st.just("RIGHT")).map(lambda t: [t]),
+    st.tuples(KEY).map(lambda t: [("SELECT", "1"), ("RPUSH", t[0], "db1"), ("SELECT", "0")]),
+    st.tuples(KEY).map(lambda t: [("DEL", t[0])]),
+)
+ACTION = st.one_of(st.tuples(st.just("wait"), st.integers(0, 3), WAIT), st.tuples(st.just("push"), PUSH))
+
+
+def _crowd_run(server: ServerProcess, actions: list) -> list[tuple[str, bytes]]:
+    crowd = Crowd(server, 4)
+    try:
+        for kind, *rest in actions:
+            if kind == "wait":
+                i, cmd = rest
+                if i in crowd.blocked():
+                    continue
+                crowd.waiters[i].send(resp(*cmd))
+                crowd.settle(i)
+            else:
+                crowd.produce(rest[0])
+        crowd.produce([("RPUSH", k, *["end"] * 8) for k in ("a", "b", "c")])
+        for k in ("a", "b", "c"):
+            crowd.produce([("LRANGE", k, "0", "-1")])
+    finally:
+        transcript = crowd.close()
+    return transcript
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(actions=st.lists(ACTION, min_size=1, max_size=14))
+def test_random_waiters_and_pushes_match_redis(server, oracle, actions):
+    assert _crowd_run(server, actions) == _crowd_run(oracle, actions)
