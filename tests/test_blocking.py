@@ -298,6 +298,30 @@ def test_client_unblock_gives_the_timeout_reply(server, oracle):
     _both(server, oracle, steps)
 
 
+@pytest.mark.parametrize(
+    "producer",
+    [
+        [("SELECT", "1"), ("RPUSH", "k", "x"), ("SWAPDB", "0", "1")],
+        [("RPUSH", "src", "x"), ("RENAME", "src", "k")],
+        [("SELECT", "1"), ("RPUSH", "k", "x"), ("MOVE", "k", "0")],
+        [("RPUSH", "src", "x", "y"), ("COPY", "src", "k")],
+        [("RPUSH", "k2", "x"), ("FLUSHALL",), ("RPUSH", "k", "after-flush")],
+        [("SADD", "s", "b", "a"), ("SORT", "s", "ALPHA", "STORE", "k")],
+    ],
+    ids=["swapdb", "rename", "move", "copy", "flushall", "sort-store"],
+)
+def test_other_writers_wake_list_waiters(server, oracle, producer):
+    def steps(s: Scenario) -> None:
+        s.send("c", "BLPOP", "k", "0")
+        s.wait_blocked(1)
+        for cmd in producer:
+            s.call("p", *cmd)
+        s.read("c")
+        s.wait_blocked(0)
+
+    _both(server, oracle, steps)
+
+
 def test_fractional_timeout_eventually_expires(server):
     s = Scenario(server)
     try:
