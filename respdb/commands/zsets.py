@@ -59,11 +59,20 @@ def to_score(arg: bytes, error: str = errors.NOT_FLOAT) -> float:
     return value
 
 
-def emit(pairs: Iterable[tuple[float, bytes]], withscores: bool) -> list:
-    """Range reply: members, or PairList of [member, score] (flat in RESP2, nested in RESP3)."""
-    if withscores:
+def emit(ctx: Client, pairs: Iterable[tuple[float, bytes]], withscores: bool) -> list:
+    """Range reply: members, or member/score pairs (nested with doubles in RESP3, flat in RESP2)."""
+    if not withscores:
+        return [m for _, m in pairs]
+    if ctx.resp3:
         return PairList([[m, Double(s)] for s, m in pairs])
-    return [m for _, m in pairs]
+    # RESP2 scores are bulk strings; formatting them here (%.17g spells inf as Redis does) saves the
+    # encoder a typed dispatch per element, the bulk of the cost of a long WITHSCORES reply.
+    out: list[bytes] = []
+    append = out.append
+    for s, m in pairs:
+        append(m)
+        append(b"%.17g" % s)
+    return out
 
 
 def store_result(ctx: Client, dst: bytes, z: ZSet | None, event: str) -> int:
@@ -88,6 +97,8 @@ _ZADD_FLAGS = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
 
 @command("zadd")
 def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
+    if len(args) == 2 and args[0][:1] in _NUMERIC_START:
+        return _zadd_one(ctx, key, args[0], args[1])
     flags = 0
     i = 0
     n = len(args)
@@ -98,6 +109,33 @@ def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
         flags |= bit
         i += 1
     return _zadd(ctx, key, flags, args[i:])
+
+
+_NUMERIC_START = b"0123456789+-."  # a score, never an option word (b"" is an error either way)
+
+
+def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> int:
+    """ZADD key score member, the common case, without the option machinery."""
+    score = parse_score(raw)
+    if score is None:
+        raise CommandError(errors.NOT_FLOAT)
+    db = ctx.db
+    z = db.get(key)
+    if z is None:
+        z = ZSet(len(member))
+        db.add(key, z)
+        db.signal_ready(key)
+    elif z.__class__ is not ZSet:
+        raise WrongType()
+    cur = z.scores.get(member)
+    if cur is None:
+        z.add(member, score)
+        db.changed(key, "z", "zadd")
+        return 1
+    if cur != score:
+        z.add(member, score)
+        db.changed(key, "z", "zadd")
+    return 0
 
 
 @command("zincrby")
@@ -342,7 +380,7 @@ def zrange_generic(ctx: Client, args: tuple[bytes, ...], dst: bytes | None, rang
                 hi = min(hi, lo + limit)
     pairs = z.slice(lo, hi, reverse)
     if dst is None:
-        return emit(pairs, withscores)
+        return emit(ctx, pairs, withscores)
     result = ZSet.from_items((m, s) for s, m in pairs)
     return store_result(ctx, dst, result, "zrangestore")
 
@@ -428,7 +466,9 @@ def zremrangebylex(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
 def _pop(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list[tuple[bytes, float]]:
     """Remove up to `count` elements from one end (events and key deletion as genericZpopCommand)."""
     n = min(count, len(z))
-    if use_max:
+    if n == 1:
+        out = [z.pop_at(-1 if use_max else 0)]
+    elif use_max:
         out = [(m, s) for s, m in z.slice(len(z) - n, len(z), True)]
         z.delete_slice(len(z) - n, len(z))
     else:
@@ -591,7 +631,7 @@ def zrandmember(ctx: Client, key: bytes, *args: bytes) -> object:
         picks = list(z.slice(0, size, True))  # the whole set, highest first, as Redis 7.0 sends it
     else:
         picks = [z.at(i) for i in random.sample(range(size), count)]
-    return emit(picks, withscores)
+    return emit(ctx, picks, withscores)
 
 
 @command("zscan")
@@ -665,7 +705,7 @@ def _setop(ctx: Client, name: str, op: str, args: tuple[bytes, ...], dst: bytes 
     if dst is not None:
         return store_result(ctx, dst, ZSet.from_items(result.items()), name)
     # The reply comes from the skiplist Redis builds, before any listpack conversion: -0 stays -0.
-    return emit(sorted([(s, m) for m, s in result.items()]), withscores)
+    return emit(ctx, sorted([(s, m) for m, s in result.items()]), withscores)
 
 
 @command("zunion")

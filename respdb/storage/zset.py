@@ -257,6 +257,8 @@ def strtod(text: bytes) -> tuple[float, bool] | None:
 
 def parse_score(text: bytes) -> float | None:
     """getDoubleFromObject: a whole, finite-or-inf, non-NaN number, no leading space, no ERANGE."""
+    if text.isdigit() and len(text) < 300:
+        return float(text)  # the usual case; too short to overflow
     if not text or text[:1] in _C_SPACE:
         return None
     # Fast path: Python's float() agrees with strtod on every spelling it accepts except white space
@@ -270,10 +272,8 @@ def parse_score(text: bytes) -> float | None:
             return None
         if value == _INF or value == -_INF:
             return value if b"n" in text.lower() else None  # "1e400" overflows; "inf" is fine
-        if value == 0.0:
-            mantissa = text.lower().split(b"e")[0]
-            if any(c in b"123456789" for c in mantissa):
-                return None  # underflow to zero
+        if value == 0.0 and text.lower().split(b"e")[0].translate(None, b"+-.0"):
+            return None  # a non-zero mantissa underflowed to zero
         return value
     got = strtod(text)
     if got is None or got[1] or math.isnan(got[0]):
