@@ -44,7 +44,6 @@ class PubSub:
         self.flush_scheduled = False
         # client id → monotonic time its output buffer was first seen past the soft limit.
         self.soft_since: dict[int, float] = {}
-        self.disconnections = 0
         self.limits = (0, 0, 0)
         self._set_limits(server.config.client_output_buffer_limit)
         server.config.on_change("client-output-buffer-limit", self._set_limits)
@@ -190,7 +189,6 @@ class PubSub:
         else:
             self.soft_since.pop(client.id, None)
         if over:
-            self.disconnections += 1
             self.soft_since.pop(client.id, None)
             self.server.log.warning(
                 f"Client id={client.id} addr={client.addr} scheduled to be closed ASAP for overcoming of output buffer limits."
