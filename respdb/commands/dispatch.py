@@ -220,6 +220,8 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
         server.stat_errors(exc.text)
         return _with_held(pubsub, _reply(client, _error_bytes(exc.text)))
     pubsub.current = None
+    if "tracking" in client.flags_extra:
+        server.tracker.after_command(client, spec, argv)
     if client.keyspace.dirty != dirty or server.post_command_needed or server.propagation:
         server.after_write(client, spec, argv, dirty)
     client.last_cmd = spec.name

@@ -409,8 +409,7 @@ def flushall(ctx: Client, *args: bytes) -> object:
     ctx.keyspace.flushall()
     ctx.keyspace.dirty += 1
     if ctx.keyspace.on_change is not None:
-        for db in ctx.keyspace.dbs:
-            ctx.keyspace.on_change(db, None)  # type: ignore[arg-type]
+        ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]  # one flush announcement
     for hook in ctx.server.flushall_hooks:
         hook()
     return OK
