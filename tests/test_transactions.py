@@ -329,3 +329,14 @@ def test_exec_writes_reach_the_aof(tmp_path):
         client = sp.client()
         assert client.mget("a", "b", "c") == [b"2", b"2", b"3"]
         client.close()
+
+
+def test_watch_key_expiring_during_sleep_fails_exec(server):
+    """The key's TTL passes while the server is stuck in DEBUG SLEEP, and EXEC runs right after in
+    the same batch, before any expiry cycle could delete the key: EXEC itself must notice."""
+    raw = Raw(server.port)
+    raw.request(resp("FLUSHALL"))
+    raw.request(resp("SET", "k", "v", "PX", "150") + resp("WATCH", "k"), 2)
+    out = raw.request(resp("DEBUG", "SLEEP", "0.3") + resp("MULTI") + resp("PING") + resp("EXEC"), 4)
+    assert out == b"+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n"
+    raw.close()
