@@ -12,7 +12,8 @@ from tests.servers import REDIS_SERVER, ServerProcess, redis_oracle, respdb_serv
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerProcess]:
-    with respdb_server() as sp:
+    # DEBUG is off by default, as in Redis; tests use DEBUG SLEEP to make slow commands.
+    with respdb_server("--enable-debug-command", "yes") as sp:
         yield sp
 
 

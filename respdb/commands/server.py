@@ -7,7 +7,7 @@ import time
 from respdb import errors
 from respdb.commands.args import to_float
 from respdb.commands.registry import command
-from respdb.config import ConfigError
+from respdb.config import ConfigError, param
 from respdb.errors import CommandError, err
 from respdb.protocol.types import OK, Map, Simple, Verbatim
 from respdb.server.client import Client
@@ -77,14 +77,43 @@ def config_help(ctx: Client) -> object:
     return [Simple(line.encode()) for line in lines]
 
 
+@command("role")
+def role(ctx: Client) -> list[object]:
+    # A respdb server is always a master without replicas.
+    return [b"master", 0, []]
+
+
+@command("readonly")
+def readonly(ctx: Client) -> object:
+    raise err("This instance has cluster support disabled")
+
+
+@command("readwrite")
+def readwrite(ctx: Client) -> object:
+    raise err("This instance has cluster support disabled")
+
+
 @command("time")
 def time_(ctx: Client) -> list[bytes]:
     now = time.time_ns() // 1000
     return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
 
 
+param("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local"))
+param("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local"))
+_DEBUG_REFUSED = (
+    'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it '
+    "from a local connection, otherwise you need to set this option in the configuration file, and then "
+    "restart the server."
+)
+
+
 @command("debug")
 def debug(ctx: Client, sub: bytes, *args: bytes) -> object:
+    # Off by default, as in Redis 7: DEBUG can stall or crash a server on purpose.
+    allowed = ctx.server.config.enable_debug_command
+    if allowed == "no" or (allowed == "local" and not ctx.addr.startswith(("127.", "[::1]", "/"))):
+        raise CommandError(_DEBUG_REFUSED)
     low = sub.lower()
     if low == b"sleep" and len(args) == 1:
         seconds = to_float(args[0])
