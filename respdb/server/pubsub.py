@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from respdb.server.client import Client
 
 
+# Write-through thresholds for a subscriber's queue within one loop turn.
+_QUEUE_MESSAGES = 64
+_QUEUE_BYTES = 64 * 1024
+
+
 def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(value), value)
 
@@ -147,35 +152,41 @@ class PubSub:
     def send(self, client: Client, data: bytes) -> None:
         """Queue a message for a subscriber; queued messages go out in one write per subscriber at
         the end of the event-loop turn (Redis's pending-writes batching), which turns a pipelined
-        burst of PUBLISHes into one send() per subscriber instead of one per message."""
+        burst of PUBLISHes into one send() per subscriber instead of one per message. A queue that
+        grows past _QUEUE_MESSAGES messages, or a large message, is written at once, so one long
+        turn cannot pile up memory ahead of the output-buffer limit check."""
         if client is self.current:
             self.held.append(data)
             return
         parts = self.pending.get(client)
-        if parts is not None:
-            parts.append(data)
-            return
-        self.pending[client] = [data]
-        if not self.flush_scheduled:
-            loop = self.server.loop
-            if loop is None:  # not serving (embedded use before start): write through
-                self.flush()
-                return
-            self.flush_scheduled = True
-            loop.call_soon(self.flush)
+        if parts is None:
+            parts = self.pending[client] = []
+            if not self.flush_scheduled:
+                loop = self.server.loop
+                if loop is not None:
+                    self.flush_scheduled = True
+                    loop.call_soon(self.flush)
+        parts.append(data)
+        if len(parts) >= _QUEUE_MESSAGES or len(data) >= _QUEUE_BYTES or self.server.loop is None:
+            del self.pending[client]
+            self._write(client, parts)
 
     def flush(self) -> None:
-        """Write the queued messages, enforcing the pubsub output-buffer limit per subscriber."""
+        """Write the queued messages of this loop turn."""
         self.flush_scheduled = False
         pending, self.pending = self.pending, {}
-        hard, soft, soft_seconds = self.limits
         for client, parts in pending.items():
-            conn = client.conn
-            if conn is None or conn.closed:
-                continue
-            conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
-            if hard or soft:
-                self._check_limit(client, conn.output_buffer_size(), hard, soft, soft_seconds)
+            self._write(client, parts)
+
+    def _write(self, client: Client, parts: list[bytes]) -> None:
+        """One write of queued messages, then the pubsub output-buffer limit check."""
+        conn = client.conn
+        if conn is None or conn.closed:
+            return
+        conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
+        hard, soft, soft_seconds = self.limits
+        if hard or soft:
+            self._check_limit(client, conn.output_buffer_size(), hard, soft, soft_seconds)
 
     def _check_limit(self, client: Client, used: int, hard: int, soft: int, soft_seconds: int) -> None:
         # Redis's checkClientOutputBufferLimits: past hard at once, or past soft for longer than
