@@ -69,6 +69,7 @@ class Server:
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._conn: dict[str, Any] = {}
+        self._ready = False
 
     # -- configuration --------------------------------------------------------------------------------
     def set_ip_whitelist(self, ips: list[str]) -> None:
@@ -169,6 +170,7 @@ class Server:
                 out.close()
         atexit.register(self.stop)
         self._wait_ready()
+        self._ready = True
         if self._pending_tables is not None:
             tables, self._pending_tables = self._pending_tables, None
             self._import(tables)
@@ -195,7 +197,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server (it saves first when set_backup is on)."""
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._ready = self._proc, None, False
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
@@ -275,4 +277,5 @@ class Server:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        """True once the server answers, until it stops."""
+        return self._ready and self._proc is not None and self._proc.poll() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +242,28 @@ def test_server_encrypt_with_aioconnect(make_server, trust_dir: Path) -> None:
         await client.close()
 
     asyncio.run(main())
+
+
+def test_server_print_log_goes_to_stdout(make_server, capfd: pytest.CaptureFixture[str]) -> None:
+    s = make_server()
+    s.start(port=free_port(), password=PASSWORD, print_log=True)
+    s.stop()
+    out = capfd.readouterr().out
+    assert "Ready to accept connections" in out and "bye bye" in out
+
+
+def test_server_run_blocks_until_stopped(make_server) -> None:
+    import threading
+
+    s = make_server()
+    port = free_port()
+    runner = threading.Thread(target=s.run, kwargs={"port": port, "password": PASSWORD})
+    runner.start()
+    end = time.monotonic() + 30
+    while not s.running and time.monotonic() < end:
+        time.sleep(0.05)
+    assert cyberdb.connect(port=port, password=PASSWORD).get_proxy() is not None
+    assert runner.is_alive()
+    s.stop()
+    runner.join(timeout=30)
+    assert not runner.is_alive()
