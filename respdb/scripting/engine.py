@@ -35,6 +35,8 @@ from respdb.protocol.types import (
     Verbatim,
     _NullArray,
 )
+from respdb.scripting.bitlib import BitLib, _type_name
+from respdb.scripting.cjsonlib import CJson, JsonError
 from respdb.scripting.prelude import PRELUDE
 from respdb.server.client import Client
 
@@ -149,8 +151,12 @@ class LuaEngine:
             b"acl_check_cmd": self._acl_check, b"register": self._register, b"unwrap": _unwrap,
             b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"HOOK_COUNT": HOOK_COUNT, b"VERSION": REDIS_VERSION, b"VERSION_NUM": REDIS_VERSION_NUM,
+            b"bit": self.lua.table_from(BitLib(self._positioned_error).functions()),
+            b"cjson_encode": self._cjson_encode, b"cjson_decode": self._cjson_decode,
         }
         self.api = boot(self.lua.table_from(callbacks))
+        api = self.api
+        self.cjson = CJson(api.json_null, api.new_table, api.rawset, api.rawget, api.rawequal)
         self._error_table = self.api.error_table
         self._plain_error = self.api.plain_error_table
         self._status_table = self.api.status_table
@@ -367,6 +373,32 @@ class LuaEngine:
         if isinstance(v, int):
             return int(v)
         raise TypeError(f"cannot convert reply of type {cls.__name__} for Lua")
+
+    def _positioned_error(self, message: str) -> ScriptError:
+        """A luaL_argerror-style error from a library function: "<source>:<line>: message", with
+        `{name}` replaced by the name the function was called by."""
+        where, name = self.api.where()
+        return ScriptError(where + message.replace("{name}", name.decode("utf-8", "replace")).encode())
+
+    def _cjson_encode(self, *args: Any) -> bytes:
+        if len(args) != 1:
+            raise self._positioned_error("bad argument #1 to '{name}' (expected 1 argument)")
+        try:
+            return self.cjson.encode(args[0])
+        except JsonError as exc:
+            raise self._positioned_error(str(exc)) from None
+
+    def _cjson_decode(self, *args: Any) -> Any:
+        if len(args) != 1:
+            raise self._positioned_error("bad argument #1 to '{name}' (expected 1 argument)")
+        text = _tostring(args[0])
+        if text is None:
+            got = "nil" if args[0] is None else _type_name(args[0])
+            raise self._positioned_error(f"bad argument #1 to '{{name}}' (string expected, got {got})")
+        try:
+            return self.cjson.decode(text)
+        except JsonError as exc:
+            raise self._positioned_error(str(exc)) from None
 
     def _raise(self, message: bytes) -> ScriptError:
         return ScriptError(self._plain_error(message))

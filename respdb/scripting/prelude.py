@@ -20,6 +20,11 @@ local co_create, co_wrap = coroutine.create, coroutine.wrap
 local INTERNAL = "=respdb"
 local INF = 1/0
 
+-- cjson.null: Redis has a NULL lightuserdata; a proxy userdata that prints the same stands in.
+local json_null = newproxy(true)
+getmetatable(json_null).__tostring = function() return "userdata: (nil)" end
+getmetatable(json_null).__metatable = false
+
 -- Every global of the host state that a script could use to reach the host goes away for good.
 python = nil; os = nil; io = nil; package = nil; require = nil; module = nil
 dofile = nil; loadfile = nil; print = nil; debug = nil; newproxy = nil
@@ -212,6 +217,10 @@ local function safe_xpcall(f, handler)
   end)
 end
 
+local bit_lib = protect(copy(py.bit))
+local cjson_lib = protect({encode = py.cjson_encode, decode = py.cjson_decode, null = json_null,
+                           _NAME = "cjson", _VERSION = "2.1.0"})
+
 local function base_env()
   local string_lib, table_lib, math_lib = copy(string), copy(table), copy(math)
   return {
@@ -221,7 +230,7 @@ local function base_env()
     rawset = py.rawset, select = select, setmetatable = py.setmetatable, tonumber = tonumber,
     tostring = tostring, type = type, unpack = unpack, xpcall = safe_xpcall, _VERSION = _VERSION,
     string = protect(string_lib), table = protect(table_lib), math = protect(math_lib),
-    coroutine = protect(coroutine_lib), redis = redis_api,
+    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib,
   }
 end
 
@@ -372,13 +381,23 @@ local function args_tables(nkeys, ...)
   return keys, argv
 end
 
-local api = {is_readonly = is_readonly, rawset = rawset, setmetatable = setmetatable, plain_error_table = error_table}
+local api = {is_readonly = is_readonly, rawset = rawset, setmetatable = setmetatable, plain_error_table = error_table,
+             rawget = rawget, rawequal = rawequal, json_null = json_null, new_table = function() return {} end}
 function api.status_table(s)
   local t = {}
   t.ok = s
   return t
 end
 function api.set_script_resp(n) script_resp = n end
+-- luaL_where(L, 1) for an error raised by a Python (C-level) function: the calling Lua line.
+-- Also the name the function was called by (luaL_argerror's ar.name), or "?".
+function api.where()
+  local called = dbg.getinfo(2, "n")
+  local name = called and called.name or "?"
+  local i = dbg.getinfo(3, "Sl")
+  if i and i.currentline > 0 then return i.short_src .. ":" .. i.currentline .. ": ", name end
+  return "", name
+end
 function api.error_table(s)
   local t = error_table(s)
   t.ignore_error_stats_update = true
