@@ -188,3 +188,25 @@ def test_object_encoding_set_follows_config(r: redis.Redis) -> None:
         assert r.object("encoding", "s") == b"hashtable"
     finally:
         r.config_set("set-max-intset-entries", "512")
+
+
+def test_srandmember_large_set_sees_every_write(r: redis.Redis) -> None:
+    old = [f"old{i}" for i in range(3000)]
+    r.sadd("s", *old)
+    assert r.srandmember("s").startswith(b"old")  # large set: served from a cached snapshot
+    # Same size, different content, same set object: no draw may return a removed member.
+    r.srem("s", *old[:1500])
+    r.sadd("s", *[f"new{i}" for i in range(1500)])
+    draws = r.srandmember("s", -2000) + [r.srandmember("s") for _ in range(50)] + r.srandmember("s", 200)
+    removed = {m.encode() for m in old[:1500]}
+    assert not removed & set(draws)
+    assert any(d.startswith(b"new") for d in draws) and any(d.startswith(b"old") for d in draws)
+
+
+def test_hrandfield_large_hash_sees_every_write(r: redis.Redis) -> None:
+    r.hset("h", mapping={f"old{i}": "1" for i in range(3000)})
+    assert r.hrandfield("h").startswith(b"old")
+    r.hdel("h", *[f"old{i}" for i in range(3000)])
+    r.hset("h", mapping={f"new{i}": "2" for i in range(3000)})
+    draws = r.hrandfield("h", -500) + [r.hrandfield("h") for _ in range(20)]
+    assert all(d.startswith(b"new") for d in draws)

@@ -8,13 +8,12 @@ have no such order, so replies that list a whole integer-only set sort it numeri
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
-from itertools import islice
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 from respdb import errors
 from respdb.commands.args import to_int
 from respdb.commands.generic import ENCODERS, parse_scan_cursor, parse_scan_options
-from respdb.commands.hashes import _parse_count
 from respdb.commands.registry import command
 from respdb.config import Config, param
 from respdb.errors import CommandError, err
@@ -27,6 +26,48 @@ from respdb.storage.scan import scan_page
 param("set-max-intset-entries", "int", 512, hi=2**63 - 1)
 
 _INT64 = range(-(2**63), 2**63)
+_LONG_MAX = 2**63 - 1
+_COUNT_RANGE = f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
+
+
+def parse_count(raw: bytes) -> int:
+    """Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) for SRANDMEMBER/HRANDFIELD counts."""
+    count = to_int(raw)
+    if count < -_LONG_MAX:
+        raise CommandError(_COUNT_RANGE)
+    return count
+
+
+# Python sets and dicts have no random access: picking a random element means walking to it, O(n)
+# (~40 ns per element). Large collections keep an indexable snapshot instead, reused while no write
+# happened anywhere (the keyspace's dirty counter) and the size is unchanged; each pick is also
+# checked to still be a member. Repeated SRANDMEMBER/HRANDFIELD on a big static key are then O(1).
+_SNAPSHOT_MIN = 1024
+_snapshots: OrderedDict[int, tuple[object, int, list[bytes]]] = OrderedDict()
+
+
+def elements(ctx: Client, coll: set[bytes] | dict[bytes, bytes]) -> Sequence[bytes]:
+    """The members of a set (or fields of a hash) as an indexable sequence, for random picks."""
+    if len(coll) <= _SNAPSHOT_MIN:
+        return list(coll)
+    dirty = ctx.keyspace.dirty
+    entry = _snapshots.get(id(coll))
+    if entry is not None and entry[0] is coll and entry[1] == dirty and len(entry[2]) == len(coll):
+        _snapshots.move_to_end(id(coll))
+        return entry[2]
+    snapshot = list(coll)
+    _snapshots[id(coll)] = (coll, dirty, snapshot)
+    if len(_snapshots) > 4:  # bounded: each entry holds a large collection and its snapshot alive
+        _snapshots.popitem(last=False)
+    return snapshot
+
+
+def picks_valid(coll: set[bytes] | dict[bytes, bytes], picks: Iterable[bytes]) -> bool:
+    """False if a snapshot pick is no longer in the collection (the snapshot is then dropped)."""
+    if all(p in coll for p in picks):
+        return True
+    _snapshots.pop(id(coll), None)
+    return False
 
 
 def _intset_order(config: Config, members: Iterable[bytes], size: int) -> list[bytes] | None:
@@ -173,7 +214,7 @@ def spop(ctx: Client, key: bytes, *args: bytes) -> object:
     s = _read_set(db, key)
     if s is None:
         return None
-    if len(s) <= 1024:
+    if len(s) <= _SNAPSHOT_MIN:
         member = random.choice(tuple(s))
         s.discard(member)
     else:
@@ -189,12 +230,11 @@ def spop(ctx: Client, key: bytes, *args: bytes) -> object:
     return member
 
 
-def _random_member(s: set[bytes]) -> bytes:
-    """A uniformly random member; a set has no random access, so this walks to a random position."""
-    n = len(s)
-    if n <= 1024:
-        return random.choice(tuple(s))
-    return next(islice(s, random.randrange(n), None))
+def _random_member(ctx: Client, s: set[bytes]) -> bytes:
+    while True:
+        member = random.choice(elements(ctx, s))
+        if picks_valid(s, (member,)):
+            return member
 
 
 def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
@@ -223,18 +263,20 @@ def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
 def srandmember(ctx: Client, key: bytes, *args: bytes) -> object:
     if not args:
         s = _read_set(ctx.db, key)
-        return None if s is None else _random_member(s)
+        return None if s is None else _random_member(ctx, s)
     if len(args) > 1:
         raise CommandError(errors.SYNTAX)
-    count = _parse_count(args[0])
+    count = parse_count(args[0])
     s = _read_set(ctx.db, key)
     if not s or count == 0:
         return []
-    if count < 0:
-        return random.choices(list(s), k=-count)
     if count >= len(s):
         return ordered(ctx.server.config, s)
-    return random.sample(list(s), count)
+    while True:
+        pool = elements(ctx, s)
+        picks = random.choices(pool, k=-count) if count < 0 else random.sample(pool, count)
+        if picks_valid(s, picks):
+            return picks
 
 
 # --- algebra -------------------------------------------------------------------------------------
