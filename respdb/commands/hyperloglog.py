@@ -95,16 +95,33 @@ def _invalidate(hll: bytearray) -> None:
 
 
 # --- sparse -----------------------------------------------------------------------------------------------
-class Sparse:
-    """Sparse opcodes decoded to parallel lists (kind, value, run length, first register)."""
+_BYTE = [bytes((i,)) for i in range(256)]
 
-    __slots__ = ("firsts", "kinds", "lens", "nbytes", "vals")
+
+def _val_byte(val: int, span: int) -> bytes:
+    return _BYTE[0x80 | ((val - 1) << 2) | (span - 1)]
+
+
+def _op_bytes(kind: int, val: int, span: int) -> bytes:
+    if kind == VAL:
+        return _val_byte(val, span)
+    if kind == ZERO:
+        return _BYTE[span - 1]
+    return bytes((0x40 | ((span - 1) >> 8), (span - 1) & 0xFF))
+
+
+class Sparse:
+    """Sparse opcodes decoded to parallel lists (kind, value, run length, first register, encoded
+    bytes). Edits are list splices (memmove in C) and encoding is one join."""
+
+    __slots__ = ("firsts", "kinds", "lens", "nbytes", "pieces", "vals")
 
     def __init__(self, data: bytes | bytearray) -> None:
         kinds: list[int] = []
         vals: list[int] = []
         lens: list[int] = []
         firsts: list[int] = []
+        pieces: list[bytes] = []
         idx = 0
         i, n = HDR, len(data)
         while i < n:
@@ -113,36 +130,31 @@ class Sparse:
                 kinds.append(VAL)
                 vals.append(((b >> 2) & 0x1F) + 1)
                 span = (b & 3) + 1
+                pieces.append(_BYTE[b])
                 i += 1
             elif b & 0x40:
                 kinds.append(XZERO)
                 vals.append(0)
                 span = (((b & 0x3F) << 8) | (data[i + 1] if i + 1 < n else 0)) + 1
+                pieces.append(bytes((b, data[i + 1] if i + 1 < n else 0)))
                 i += 2
             else:
                 kinds.append(ZERO)
                 vals.append(0)
                 span = (b & 0x3F) + 1
+                pieces.append(_BYTE[b])
                 i += 1
             lens.append(span)
             firsts.append(idx)
             idx += span
-        self.kinds, self.vals, self.lens, self.firsts = kinds, vals, lens, firsts
+        self.kinds, self.vals, self.lens, self.firsts, self.pieces = kinds, vals, lens, firsts, pieces
         self.nbytes = n
 
     def total(self) -> int:
         return self.firsts[-1] + self.lens[-1] if self.firsts else 0
 
     def encode(self, header: bytes | bytearray) -> bytearray:
-        out = bytearray(header[:HDR])
-        for kind, val, span in zip(self.kinds, self.vals, self.lens, strict=True):
-            if kind == VAL:
-                out.append(0x80 | ((val - 1) << 2) | (span - 1))
-            elif kind == ZERO:
-                out.append(span - 1)
-            else:
-                out += bytes((0x40 | ((span - 1) >> 8), (span - 1) & 0xFF))
-        return out
+        return bytearray(header[:HDR]) + b"".join(self.pieces)
 
     def set(self, index: int, count: int, max_bytes: int) -> int:
         """hllSparseSet: 1 updated, 0 unchanged, -1 corrupt, 2 needs promotion to dense."""
@@ -158,10 +170,12 @@ class Sparse:
                 return 0
             if span == 1:
                 vals[k] = count
+                self.pieces[k] = _val_byte(count, 1)
                 self._merge(k)
                 return 1
         elif kind == ZERO and span == 1:
             kinds[k], vals[k] = VAL, count
+            self.pieces[k] = _val_byte(count, 1)
             self._merge(k)
             return 1
         last = first + span - 1
@@ -187,6 +201,7 @@ class Sparse:
         vals[k : k + 1] = [op[1] for op in new]
         lens[k : k + 1] = [op[2] for op in new]
         firsts[k : k + 1] = [op[3] for op in new]
+        self.pieces[k : k + 1] = [_op_bytes(op[0], op[1], op[2]) for op in new]
         self.nbytes += delta
         self._merge(k)
         return 1
@@ -203,7 +218,8 @@ class Sparse:
                 continue
             if p + 1 < len(kinds) and kinds[p + 1] == VAL and vals[p] == vals[p + 1] and lens[p] + lens[p + 1] <= 4:
                 lens[p] += lens[p + 1]
-                del kinds[p + 1], vals[p + 1], lens[p + 1], firsts[p + 1]
+                self.pieces[p] = _val_byte(vals[p], lens[p])
+                del kinds[p + 1], vals[p + 1], lens[p + 1], firsts[p + 1], self.pieces[p + 1]
                 self.nbytes -= 1
                 continue
             p += 1
@@ -306,7 +322,16 @@ def estimate(histo: list[int]) -> int:
 
 
 def _histogram_of(regs: bytes | bytearray) -> list[int]:
-    return [regs.count(v) for v in range(64)]
+    # Register values climb slowly (most are below 20), so stop once every register is counted.
+    histo = [0] * 64
+    left = len(regs)
+    for v in range(64):
+        if not left:
+            break
+        n = regs.count(_BYTE[v])
+        histo[v] = n
+        left -= n
+    return histo
 
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -314,10 +339,13 @@ def _max_bytes(ctx: Client) -> int:
     return ctx.server.config.hll_sparse_max_bytes
 
 
-def add_elements(hll: bytearray, elements: tuple[bytes, ...], max_bytes: int) -> tuple[bytearray, int]:
-    """hllAdd for each element: returns (new value, number of updates); INVALIDOBJ on corruption."""
+def add_elements(hll: bytearray, elements: tuple[bytes, ...], max_bytes: int,
+                 sparse: Sparse | None = None) -> tuple[bytearray, int, Sparse | None]:
+    """hllAdd for each element: (new value, number of updates, its decoded sparse form or None once
+    dense); INVALIDOBJ on corruption. `sparse` is `hll` already decoded, if the caller has it."""
     updated = 0
-    sparse = Sparse(hll) if hll[4] == SPARSE else None
+    if sparse is None and hll[4] == SPARSE:
+        sparse = Sparse(hll)
     for element in elements:
         index, count = pattern(element)
         if sparse is not None:
@@ -337,7 +365,27 @@ def add_elements(hll: bytearray, elements: tuple[bytes, ...], max_bytes: int) ->
             updated += 1
     if sparse is not None:
         hll = sparse.encode(hll)
-    return hll, updated
+    return hll, updated, sparse
+
+
+# Decoded sparse HLLs of recently written keys, so a stream of small PFADDs does not decode ~1500
+# opcodes each time. An entry is used only while the stored value is the very bytes object it was
+# made from (bytes are immutable, and the entry holds a reference, so identity implies content).
+_SPARSE_CACHE: dict[tuple[int, bytes], tuple[bytes, Sparse]] = {}
+_SPARSE_CACHE_MAX = 32
+
+
+def _cached_sparse(db: Database, key: bytes, value: bytes) -> Sparse | None:
+    entry = _SPARSE_CACHE.pop((db.id, key), None)  # popped: a failed command must not leave it half-edited
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
+def _remember(db: Database, key: bytes, value: bytes, sparse: Sparse | None) -> None:
+    if sparse is None:
+        return
+    if len(_SPARSE_CACHE) >= _SPARSE_CACHE_MAX:
+        del _SPARSE_CACHE[next(iter(_SPARSE_CACHE))]
+    _SPARSE_CACHE[(db.id, key)] = (value, sparse)
 
 
 def _touch(db: Database, key: bytes) -> None:
@@ -355,15 +403,19 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> int:
     value = db.get(key)
     created = value is None
     hll = _new_sparse() if created else bytearray(_check(value))
-    hll, updated = add_elements(hll, elements, _max_bytes(ctx))
+    sparse = None if created else _cached_sparse(db, key, value)
+    hll, updated, sparse = add_elements(hll, elements, _max_bytes(ctx), sparse)
     if created or updated:
         _invalidate(hll)
+        stored = bytes(hll)
         if created:
-            db.add(key, bytes(hll))
+            db.add(key, stored)
         else:
-            db.set(key, bytes(hll), keep_ttl=True)
+            db.set(key, stored, keep_ttl=True)
         db.changed(key, "$", "pfadd")
+        _remember(db, key, stored, sparse)
         return 1
+    _remember(db, key, value, sparse)
     return 0
 
 
@@ -394,16 +446,20 @@ def pfcount(ctx: Client, *keys: bytes) -> int:
     _check(value)
     if not value[15] & 0x80:
         return int.from_bytes(value[8:16], "little")
+    sparse = None
     if value[4] == DENSE:
         histo: list[int] | None = _histogram_of(dense_registers(value))
     else:
-        histo = Sparse(value).histogram()
+        sparse = _cached_sparse(db, key, value) or Sparse(value)
+        histo = sparse.histogram()
     if histo is None:
         raise CommandError(errors.HLL_INVALID)
     card = estimate(histo)
     # The cache lives in the value, so refreshing it is a write (Redis propagates the PFCOUNT).
-    db.set(key, value[:8] + card.to_bytes(8, "little") + value[16:], keep_ttl=True)
+    stored = value[:8] + card.to_bytes(8, "little") + value[16:]
+    db.set(key, stored, keep_ttl=True)
     _touch(db, key)
+    _remember(db, key, stored, sparse)
     return card
 
 
