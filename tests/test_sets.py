@@ -4,11 +4,14 @@ and unordered results of large sets compared as sets."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import redis
 
 from tests.diff import Differ
-from tests.servers import Raw, ServerProcess, resp
+from tests.servers import Raw, ServerProcess, resp, respdb_server
 
 SEQUENCES: dict[str, list[tuple[str, ...]]] = {
     "sadd_srem": [
@@ -210,3 +213,30 @@ def test_hrandfield_large_hash_sees_every_write(r: redis.Redis) -> None:
     r.hset("h", mapping={f"new{i}": "2" for i in range(3000)})
     draws = r.hrandfield("h", -500) + [r.hrandfield("h") for _ in range(20)]
     assert all(d.startswith(b"new") for d in draws)
+
+
+def test_spop_replays_identically_from_the_append_only_log() -> None:
+    # SPOP is random, so it must be logged as the SREM/DEL that happened: a replay popping again
+    # would remove different members. Also covers HINCRBYFLOAT (logged as HSET of the result).
+    with tempfile.TemporaryDirectory(prefix="respdb-spop-") as tmp:
+        workdir = Path(tmp)
+        with respdb_server("--appendonly", "yes", "--save", "", workdir=workdir) as sp:
+            c = sp.client()
+            c.sadd("s", *[f"m{i}" for i in range(300)])
+            c.sadd("gone", "a", "b")
+            c.sadd("ints", *range(50))
+            c.spop("s")
+            c.spop("s", 40)
+            c.spop("gone", 5)
+            c.spop("ints", 7)
+            c.hincrbyfloat("h", "f", "0.1")
+            c.hincrbyfloat("h", "f", "1e10")
+            before = {k: c.smembers(k) for k in ("s", "ints")}
+            h_before = c.hgetall("h")
+            c.close()
+        with respdb_server("--appendonly", "yes", "--save", "", workdir=workdir) as sp:
+            c = sp.client()
+            assert {k: c.smembers(k) for k in ("s", "ints")} == before
+            assert c.exists("gone") == 0
+            assert c.hgetall("h") == h_before == {b"f": b"10000000000.09999999962747097"}
+            c.close()
