@@ -464,6 +464,10 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
         more = n - i - 1
         opt = args[i].lower()
         if opt == b"block" and more:
+            scripting = getattr(ctx.server, "scripting", None)
+            if scripting is not None and ctx is scripting.client:
+                # Redis names the command as the script spelled it; the handler only knows its name.
+                raise err(f"{'xreadgroup' if group_mode else 'xread'} command is not allowed with BLOCK option from scripts")
             i += 1
             timeout = to_int(args[i], "ERR timeout is not an integer or out of range")
             if timeout < 0:
