@@ -289,3 +289,22 @@ def test_list_writes_propagate_as_redis_does(tmp_path):
         r = sp.client()
         assert r.exists("l") == 0
         assert r.lrange("m", 0, -1) == expected_tail
+
+
+def test_lists_and_bitmaps_survive_save_and_restart(tmp_path):
+    with respdb_server("--save", "", workdir=tmp_path) as sp:
+        r = sp.client()
+        r.rpush("l", *[f"e{i}" for i in range(1000)], "", "é")
+        r.lpush("l", "head")
+        r.setbit("bits", 1000, 1)
+        r.execute_command("BITFIELD", "bf", "SET", "i64", "0", "-5")
+        expected = r.lrange("l", 0, -1)
+        sp.client(db=3).rpush("other-db", "x")
+        assert r.save() is True
+    with respdb_server("--save", "", workdir=tmp_path) as sp:
+        r = sp.client()
+        assert r.lrange("l", 0, -1) == expected
+        assert r.object("encoding", "l") == b"quicklist"
+        assert r.getbit("bits", 1000) == 1 and r.strlen("bits") == 126
+        assert r.execute_command("BITFIELD_RO", "bf", "GET", "i64", "0") == [-5]
+        assert sp.client(db=3).lrange("other-db", 0, -1) == [b"x"]
