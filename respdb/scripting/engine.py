@@ -19,24 +19,20 @@ from lupa import lua51
 from respdb import errors
 from respdb.commands.dispatch import call, resolve
 from respdb.errors import CommandError
-from respdb.protocol.encoder import format_double
 from respdb.protocol.types import (
     OK,
-    BigNumber,
-    Bool,
-    Double,
-    ErrorReply,
-    Map,
-    PairList,
-    Push,
     Raw,
-    Set,
-    Simple,
-    Verbatim,
-    _NullArray,
 )
 from respdb.scripting.bitlib import BitLib, _type_name
 from respdb.scripting.cjsonlib import CJson, JsonError
+from respdb.scripting.convert import (
+    ReplyConverter,
+    ScriptError,
+    argv_from_lua,
+    lua_tonumber,
+    lua_tostring,
+    unwrap,
+)
 from respdb.scripting.prelude import PRELUDE
 from respdb.server.client import Client
 
@@ -148,7 +144,7 @@ class LuaEngine:
         callbacks = {
             b"call": self._redis_call, b"pcall": self._redis_pcall, b"log": self._log, b"hook": self._hook,
             b"sha1hex": self._sha1hex, b"set_repl": self._set_repl, b"setresp": self._setresp,
-            b"acl_check_cmd": self._acl_check, b"register": self._register, b"unwrap": _unwrap,
+            b"acl_check_cmd": self._acl_check, b"register": self._register, b"unwrap": unwrap,
             b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"HOOK_COUNT": HOOK_COUNT, b"VERSION": REDIS_VERSION, b"VERSION_NUM": REDIS_VERSION_NUM,
             b"bit": self.lua.table_from(BitLib(self._positioned_error).functions()),
@@ -161,6 +157,7 @@ class LuaEngine:
         self._plain_error = self.api.plain_error_table
         self._status_table = self.api.status_table
         self._is_readonly = self.api.is_readonly
+        self.replies = ReplyConverter(self.lua.table_from, self._status_table, self._error_table)
         self._run_eval = self.api.run_eval
         self._run_function = self.api.run_function
         self._table = self.lua.table_from
@@ -290,7 +287,7 @@ class LuaEngine:
         run = self.current
         if run is None:
             return 3, b"redis.call/pcall can only be called inside a script invocation"
-        argv = _argv(args)
+        argv = argv_from_lua(args)
         if argv.__class__ is bytes:
             return 3, argv
         spec = resolve(argv)
@@ -312,67 +309,7 @@ class LuaEngine:
         finally:
             if not run.repl_aof:  # redis.set_repl(REPL_NONE/REPL_REPLICA): keep it out of the log
                 del propagation[mark:]
-        return self._reply_to_lua(reply, run.resp3)
-
-    def _reply_to_lua(self, reply: Any, resp3: bool) -> tuple[int, Any]:
-        """A command's reply for Lua: (0, value), (1, status text) or (2, "-error")."""
-        cls = reply.__class__
-        if cls is bytes or cls is int:
-            return 0, reply
-        if cls is Simple:
-            return 1, bytes(reply)
-        if cls is Raw:
-            if reply is OK:
-                return 1, b"OK"
-            return self._reply_to_lua(parse_resp(bytes(reply)), resp3)
-        if cls is ErrorReply:
-            return 2, b"-" + bytes(reply)
-        return 0, self._value(reply, resp3)
-
-    def _value(self, v: Any, resp3: bool) -> Any:
-        """A command reply as the Lua value redisProtocolToLuaType makes of it."""
-        cls = v.__class__
-        if cls is bytes or cls is int:
-            return v
-        if v is None or cls is _NullArray:
-            return None if resp3 else False
-        if cls is bool:
-            return int(v)
-        if cls is list or cls is tuple or cls is Push:
-            return self._table([self._value(x, resp3) for x in v])
-        if cls is Simple:
-            return self._status_table(bytes(v))
-        if cls is ErrorReply:
-            return self._error_table(b"-" + bytes(v))
-        if cls is Map:
-            if resp3:
-                return self._table({b"map": self._table({self._value(v[i], resp3): self._value(v[i + 1], resp3) for i in range(0, len(v), 2)})})
-            return self._table([self._value(x, resp3) for x in v])
-        if cls is PairList:
-            if resp3:
-                return self._table([self._table([self._value(x, resp3) for x in pair]) for pair in v])
-            return self._table([self._value(x, resp3) for pair in v for x in pair])
-        if cls is Set:
-            if resp3:
-                return self._table({b"set": self._table({self._value(x, resp3): True for x in v})})
-            return self._table([self._value(x, resp3) for x in v])
-        if cls is Double or cls is float:
-            return self._table({b"double": float(v)}) if resp3 else format_double(v)
-        if cls is Bool:
-            return bool(v.value) if resp3 else int(v.value)
-        if cls is BigNumber:
-            return self._table({b"big_number": b"%d" % v}) if resp3 else b"%d" % v
-        if cls is Verbatim:
-            if resp3:
-                return self._table({b"verbatim_string": self._table({b"format": b"txt", b"string": bytes(v)})})
-            return bytes(v)
-        if cls is Raw:
-            return self._value(parse_resp(bytes(v)), resp3)
-        if isinstance(v, bytes):
-            return bytes(v)
-        if isinstance(v, int):
-            return int(v)
-        raise TypeError(f"cannot convert reply of type {cls.__name__} for Lua")
+        return self.replies.to_lua(reply, run.resp3)
 
     def _positioned_error(self, message: str) -> ScriptError:
         """A luaL_argerror-style error from a library function: "<source>:<line>: message", with
@@ -391,7 +328,7 @@ class LuaEngine:
     def _cjson_decode(self, *args: Any) -> Any:
         if len(args) != 1:
             raise self._positioned_error("bad argument #1 to '{name}' (expected 1 argument)")
-        text = _tostring(args[0])
+        text = lua_tostring(args[0])
         if text is None:
             got = "nil" if args[0] is None else _type_name(args[0])
             raise self._positioned_error(f"bad argument #1 to '{{name}}' (string expected, got {got})")
@@ -407,24 +344,24 @@ class LuaEngine:
         """redis.log(level, ...): luaLogCommand's checks, then the server log."""
         if len(args) < 2:
             raise self._raise(b"redis.log() requires two arguments or more.")
-        level = _tonumber(args[0])
+        level = lua_tonumber(args[0])
         if level is None:
             raise self._raise(b"First argument must be a number (log level).")
         if not 0 <= int(level) <= 3:
             raise self._raise(b"Invalid debug level.")
-        parts = [_tostring(a) for a in args[1:]]
+        parts = [lua_tostring(a) for a in args[1:]]
         text = b" ".join(p for p in parts if p is not None).decode("utf-8", "replace")
         getattr(self.server.log, _LOG_LEVELS[int(level)])(text)
 
     def _sha1hex(self, *args: Any) -> bytes:
         if len(args) != 1:
             raise self._raise(b"wrong number of arguments")
-        return sha1hex(_tostring(args[0]) or b"")
+        return sha1hex(lua_tostring(args[0]) or b"")
 
     def _setresp(self, *args: Any) -> None:
         if len(args) != 1:
             raise self._raise(b"redis.setresp() requires one argument.")
-        resp = int(_tonumber(args[0]) or 0)
+        resp = int(lua_tonumber(args[0]) or 0)
         if resp not in (2, 3):
             raise self._raise(b"RESP version must be 2 or 3.")
         run = self.current
@@ -439,13 +376,13 @@ class LuaEngine:
             raise self._raise(b"redis.set_repl can only be called inside a script invocation")
         if len(args) != 1:
             raise self._raise(b"redis.set_repl() requires two arguments.")
-        flags = int(_tonumber(args[0]) or 0)
+        flags = int(lua_tonumber(args[0]) or 0)
         if flags & ~3:
             raise self._raise(b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
         run.repl_aof = bool(flags & 1)
 
     def _acl_check(self, *args: Any) -> bool:
-        argv = _argv(args)
+        argv = argv_from_lua(args)
         if argv.__class__ is bytes:
             raise self._raise(argv)  # type: ignore[arg-type]
         found = resolve(argv)  # type: ignore[arg-type]
@@ -473,101 +410,3 @@ class LuaEngine:
         if self.registering is None:
             return b"redis.register_function can only be called on FUNCTION LOAD command"
         return self.registering(name, callback, description, flags)
-
-
-class ScriptError(Exception):
-    """Raised by a Python callback to raise a Lua error whose value is `value` (a Lua table, or a
-    string); the Lua side unwraps it (prelude.py err_handler / pcall)."""
-
-    def __init__(self, value: Any) -> None:
-        super().__init__("script error")
-        self.value = value
-
-
-def _unwrap(exc: Any) -> Any:
-    if isinstance(exc, ScriptError):
-        return exc.value
-    return str(exc).encode("utf-8", "replace")
-
-
-def _argv(args: tuple[Any, ...]) -> list[bytes] | bytes:
-    """luaArgsToRedisArgv: the command's argv, or the error message."""
-    if not args:
-        return b"Please specify at least one argument for this redis lib call"
-    argv: list[bytes] = []
-    for arg in args:
-        cls = arg.__class__
-        if cls is bytes:
-            argv.append(arg)
-        elif cls is int or cls is float:
-            # Redis formats Lua numbers with %.17g (lua_tolstring would lose precision).
-            argv.append(b"%.17g" % arg)
-        else:
-            return b"Lua redis lib command arguments must be strings or integers"
-    return argv
-
-
-def _tonumber(value: Any) -> float | None:
-    """lua_tonumber/lua_isnumber: numbers, and strings that read as numbers."""
-    cls = value.__class__
-    if cls is int or cls is float:
-        return value
-    if cls is bytes:
-        try:
-            return float(value.strip()) if not value.strip().lower().startswith(b"0x") else float(int(value, 16))
-        except ValueError:
-            return None
-    return None
-
-
-def _tostring(value: Any) -> bytes | None:
-    """lua_tolstring: strings as they are, numbers as Lua prints them (%.14g), else None."""
-    cls = value.__class__
-    if cls is bytes:
-        return value
-    if cls is int or cls is float:
-        return b"%.14g" % value
-    return None
-
-
-def parse_resp(data: bytes) -> Any:
-    """Decode one pre-encoded reply (a Raw constant) back into reply values."""
-    value, _ = _parse(data, 0)
-    return value
-
-
-def _parse(data: bytes, pos: int) -> tuple[Any, int]:
-    kind = data[pos:pos + 1]
-    end = data.index(b"\r\n", pos)
-    line = data[pos + 1:end]
-    pos = end + 2
-    if kind == b"+":
-        return Simple(line), pos
-    if kind == b"-":
-        return ErrorReply(line), pos
-    if kind == b":":
-        return int(line), pos
-    if kind in (b"$", b"="):
-        n = int(line)
-        if n < 0:
-            return None, pos
-        body = data[pos:pos + n]
-        return (Verbatim(body[4:]) if kind == b"=" else body), pos + n + 2
-    if kind == b"_":
-        return None, pos
-    if kind == b",":
-        return Double(float(line)), pos
-    if kind == b"#":
-        return Bool(line == b"t"), pos
-    if kind == b"(":
-        return BigNumber(int(line)), pos
-    n = int(line)
-    if n < 0:
-        return None, pos
-    count = n * 2 if kind == b"%" else n
-    items = []
-    for _ in range(count):
-        item, pos = _parse(data, pos)
-        items.append(item)
-    cls = {b"%": Map, b"~": Set, b">": Push}.get(kind, list)
-    return cls(items), pos
