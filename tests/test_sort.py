@@ -82,6 +82,12 @@ SEQUENCES: dict[str, list[tuple[str | bytes, ...]]] = {
         ("SORT", "z", "ALPHA"), ("SORT", "z", "ALPHA", "DESC", "LIMIT", "0", "2"), ("SORT", "z", "BY", "w_*"),
         ("SORT", "z", "BY", "w_*", "GET", "#", "GET", "w_*", "STORE", "out"), ("LRANGE", "out", "0", "-1"),
     ],
+    "in_script": [
+        ("SADD", "st", "b", "a", "c", "10", "B"), ("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "st"),
+        ("EVAL", "return redis.call('sort_ro', KEYS[1], 'BY', 'nosort', 'DESC', 'LIMIT', '1', '2')", "1", "st"),
+        ("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "l"),
+        ("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort', 'desc')", "1", "z"),
+    ],
     "nul_bytes": [
         ("RPUSH", "nul", b"a\x00b", b"a\x00a", b"a", b"b", b"\x00"), ("SORT", "nul", "ALPHA"), ("SORT", "nul", "ALPHA", "DESC"),
         ("SORT", "nul", "ALPHA", "STORE", "nulo"), ("LRANGE", "nulo", "0", "-1"), ("SORT", "nul", "BY", "nosort", "GET", "#"),

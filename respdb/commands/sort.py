@@ -144,8 +144,9 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
         raise WrongType()
     if value is None:
         value = ()
-    if dontsort and kind == b"set" and store is not None:
-        # A set's order is arbitrary; what gets stored (and replicated) must not depend on it.
+    if dontsort and kind == b"set" and (store is not None or _in_script(ctx)):
+        # A set's order is arbitrary; what gets stored, or what a script acts on (and is replicated
+        # as the script), must not depend on it.
         dontsort, alpha, sortby = False, True, None
 
     size = len(value)
@@ -192,6 +193,12 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
     elif db.delete(store):
         db.changed(store, "g", "del")
     return len(stored)
+
+
+def _in_script(ctx: Client) -> bool:
+    """Whether the command runs from a Lua script (Redis's CLIENT_SCRIPT): the engine's own client."""
+    engine = getattr(ctx.server, "scripting", None)
+    return engine is not None and engine.client is ctx
 
 
 def _sorted(db: Database, elements: list[bytes], sortby: bytes | None, alpha: bool, desc: bool, storing: bool) -> list[bytes]:
