@@ -354,3 +354,66 @@ def test_hll_sparse_to_dense_promotion_matches_redis(server, oracle):
     finally:
         d.close()
 
+
+
+def _events(client, pubsub, commands: list[list[str]]) -> list[tuple[bytes, bytes]]:
+    for args in commands:
+        try:
+            client.execute_command(*args)
+        except Exception:  # errors are part of the sequence; only events are compared here
+            pass
+    client.execute_command("PUBLISH", "end", "x")
+    events = []
+    while True:
+        m = pubsub.get_message(timeout=5)
+        if m is None or m["channel"] == b"end":
+            return events
+        if m["type"] == "pmessage":
+            events.append((m["channel"], m["data"]))
+
+
+def test_stream_and_hll_keyspace_events_match_redis(server, oracle):
+    commands = [line.split() for line in """
+        XADD s 1-1 a 1
+        XADD s MAXLEN 1 2-1 a 1
+        XADD s MAXLEN ~ 0 3-1 a 1
+        XTRIM s MAXLEN 0
+        XADD s 4-1 a 1
+        XDEL s 4-1 9-9
+        XGROUP CREATE t g $ MKSTREAM
+        XGROUP CREATE s g 0
+        XGROUP SETID s g 0
+        XGROUP CREATECONSUMER s g c
+        XGROUP DELCONSUMER s g c
+        XADD s 5-1 a 1
+        XREADGROUP GROUP g reader STREAMS s >
+        XREADGROUP GROUP g reader2 NOACK STREAMS s 0
+        XCLAIM s g claimer 0 5-1
+        XAUTOCLAIM s g auto 0 0
+        XACK s g 5-1
+        XSETID s 10-1
+        XGROUP DESTROY s g
+        PFADD h a b c
+        PFADD h a
+        PFCOUNT h
+        PFMERGE h2 h
+        PFADD h3
+        DEL s t
+    """.strip().splitlines()]
+    seen = []
+    for sp in (server, oracle):
+        client = sp.client()
+        client.flushall()
+        client.config_set("notify-keyspace-events", "KEAn")
+        pubsub = sp.client().pubsub()
+        pubsub.psubscribe("__key*__:*")
+        pubsub.subscribe("end")
+        for _ in range(2):
+            pubsub.get_message(timeout=5)
+        try:
+            seen.append(_events(client, pubsub, commands))
+        finally:
+            client.config_set("notify-keyspace-events", "")
+            pubsub.close()
+            client.close()
+    assert len(seen[1]) > 40 and seen[0] == seen[1]
