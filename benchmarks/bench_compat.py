@@ -238,12 +238,20 @@ def main() -> None:
             if orig_python:
                 orig_port = free_port()
                 original = start_original(orig_python, orig_port, encrypt, work)
+            # The C server too (plain only), to show what the client layer costs without respdb's share.
+            c_server, c_port = None, free_port()
+            if not encrypt and shutil.which("redis-server"):
+                c_server = subprocess.Popen(["redis-server", "--port", str(c_port), "--requirepass", PASSWORD,
+                                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+                wait_port(c_port)
             try:
                 for procs in (1, args.procs):
                     runs = [("cyberdb compat", sys.executable, "compat", ours_port, ours_env),
                             ("raw redis-py", sys.executable, "redis", ours_port, ours_env)]
                     if original is not None and orig_python:
                         runs.insert(0, ("CyberDB 0.9.3", orig_python, "original", orig_port, orig_env))
+                    if c_server is not None:
+                        runs.append(("compat→redis-server", sys.executable, "compat", c_port, ours_env))
                     row: dict[str, dict[str, float]] = {name: dict.fromkeys(PHASES, 0.0) for name, *_ in runs}
                     # Best of --repeat, the sides taking turns: a shared, busy machine only ever slows a run down.
                     for rep in range(args.repeat):
@@ -256,6 +264,8 @@ def main() -> None:
                 ours.stop()
                 if original is not None:
                     stop(original)
+                if c_server is not None:
+                    stop(c_server)
         if not args.skip_flask:
             flask_bench(args, cyberdb, work, ours_env, orig_env, orig_python)
     finally:
@@ -296,13 +306,13 @@ def flask_bench(args: argparse.Namespace, cyberdb: object, work: Path, ours_env:
 def print_table(encrypt: bool, procs: int, row: dict[str, dict[str, float]]) -> None:
     names = list(row)
     print(f"\n{procs} client process{'es' if procs > 1 else ''}, {'encrypted' if encrypt else 'plain'} (ops/s):")
-    header = f"| {'operation':12s} | " + " | ".join(f"{n:>14s}" for n in names)
+    header = f"| {'operation':12s} | " + " | ".join(f"{n:>19s}" for n in names)
     if "CyberDB 0.9.3" in row:
         header += " | compat/original"
     print(header + " |")
     print("|" + "---|" * (len(names) + 1 + ("CyberDB 0.9.3" in row)))
     for phase in PHASES:
-        line = f"| {phase:12s} | " + " | ".join(f"{row[n][phase]:14.0f}" for n in names)
+        line = f"| {phase:12s} | " + " | ".join(f"{row[n][phase]:19.0f}" for n in names)
         if "CyberDB 0.9.3" in row:
             line += f" | {row['cyberdb compat'][phase] / row['CyberDB 0.9.3'][phase]:14.1f}x"
         print(line + " |")

@@ -7,7 +7,9 @@ from typing import Any
 
 import redis
 import redis.cluster
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import Connection, SSLConnection
+from redis.retry import Retry
 
 from cyberdb import layout, tls
 from cyberdb.codec import encode, encoded_items
@@ -57,6 +59,9 @@ def redis_options(host: str, port: int, password: str | None, encrypt: bool, tim
         "host": host, "port": port, "password": password, "username": username,
         # The original had no socket timeouts: a stalled server hung the client forever.
         "socket_connect_timeout": 10, "socket_timeout": 60,
+        # A few quick retries ride out a dropped connection; redis-py's default (10, backing off to
+        # seconds) would make connect() slow to report a server that refuses us.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), 3),
     }
     if encrypt:
         options.update(ssl=True, ssl_check_hostname=False, ssl_cert_reqs="required",

@@ -267,3 +267,13 @@ def test_server_run_blocks_until_stopped(make_server) -> None:
     s.stop()
     runner.join(timeout=30)
     assert not runner.is_alive()
+
+
+def test_server_max_con_limits_clients(make_server) -> None:
+    port = free_port()
+    make_server().start(port=port, password=PASSWORD, max_con=2)
+    held = [cyberdb.connect(port=port, password=PASSWORD) for _ in range(2)]
+    with pytest.raises(DisconCyberDBError, match="max number of clients reached"):
+        cyberdb.connect(port=port, password=PASSWORD)
+    for c in held:
+        c.close()
