@@ -366,7 +366,21 @@ EDGES = """
     zcount nn 1e 2
 """
 
-SCRIPTS = {"basics": BASICS, "algebra_encoding": ALGEBRA_AND_ENCODING, "edges": EDGES}
+# Replies seen from Lua, in RESP2 and (redis.setresp(3)) RESP3: scores and coordinates as doubles.
+FROM_LUA = """
+    zadd z 1.5 a 2 b
+    eval "redis.setresp(3); return redis.call('zrange', KEYS[1], 0, -1, 'withscores')" 1 z
+    eval "return redis.call('zrange', KEYS[1], 0, -1, 'withscores')" 1 z
+    eval "redis.setresp(3); return redis.call('zscore', KEYS[1], 'a')" 1 z
+    eval "redis.setresp(3); return redis.call('zpopmin', KEYS[1])" 1 z
+    eval "return redis.call('zadd', KEYS[1], 1, 'q')" 1 z
+    geoadd g 13.361389 38.115556 Palermo
+    eval "redis.setresp(3); return redis.call('geopos', KEYS[1], 'Palermo')" 1 g
+    eval "return redis.call('geopos', KEYS[1], 'Palermo')" 1 g
+    eval "redis.setresp(3); return redis.call('geosearch', KEYS[1], 'fromlonlat', 13, 38, 'byradius', 100, 'km', 'withcoord', 'withdist')" 1 g
+"""
+
+SCRIPTS = {"basics": BASICS, "algebra_encoding": ALGEBRA_AND_ENCODING, "edges": EDGES, "from_lua": FROM_LUA}
 
 
 def _reset_config(differ: Differ) -> None:

@@ -14,7 +14,7 @@ from respdb.commands.registry import command
 from respdb.config import param
 from respdb.errors import CommandError, err
 from respdb.protocol.encoder import format_double
-from respdb.protocol.types import NULL_ARRAY, Double, PairList
+from respdb.protocol.types import NULL_ARRAY, Double, PairList, Raw
 from respdb.server.client import Client
 from respdb.server.hooks import on_server_init
 from respdb.storage.glob import compile_glob
@@ -114,7 +114,11 @@ def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
 _NUMERIC_START = b"0123456789+-."  # a score, never an option word (b"" is an error either way)
 
 
-def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> int:
+# Pre-encoded replies of the hot commands: the dispatcher sends a Raw as it is.
+_ZERO, _ONE, _EMPTY = Raw(b":0\r\n"), Raw(b":1\r\n"), Raw(b"*0\r\n")
+
+
+def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> object:
     """ZADD key score member, the common case, without the option machinery."""
     score = parse_score(raw)
     if score is None:
@@ -131,11 +135,11 @@ def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> int:
     if cur is None:
         z.add(member, score)
         db.changed(key, "z", "zadd")
-        return 1
+        return _ONE
     if cur != score:
         z.add(member, score)
         db.changed(key, "z", "zadd")
-    return 0
+    return _ZERO
 
 
 @command("zincrby")
@@ -500,11 +504,14 @@ def _zpop(ctx: Client, key: bytes, args: tuple[bytes, ...], use_max: bool) -> ob
             raise CommandError(errors.NOT_POSITIVE)
     z = get_zset(ctx.db, key)
     if z is None or count == 0:
-        return []
+        return _EMPTY
     popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
     if count == -1:
         member, score = popped[0]
-        return [member, Double(score)]
+        text = b"%.17g" % score  # %g spells inf and -inf as Redis does
+        if ctx.resp3:
+            return Raw(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(member), member, text))
+        return Raw(b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(text), text))
     return PairList([[m, Double(s)] for m, s in popped])
 
 
