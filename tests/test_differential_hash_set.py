@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hiredis
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,51 @@ def test_hash_set_sort_keyspace_events_match_redis(server: ServerProcess, oracle
         for conn in subs:
             conn.close()
         d.close()
+
+
+# --- WATCH: which writes invalidate a watched key -------------------------------------------------
+WATCH_CASES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
+    ([("SADD", "src", "m"), ("SADD", "dst", "m")], ("SMOVE", "src", "dst", "m")),
+    ([("SADD", "src", "m"), ("SADD", "dst", "x")], ("SMOVE", "src", "dst", "m")),
+    ([("SADD", "src", "q"), ("SADD", "dst", "x")], ("SMOVE", "src", "dst", "m")),
+    ([("SADD", "src", "q")], ("SINTERSTORE", "dst", "src", "nk")),
+    ([("SADD", "dst", "x")], ("SDIFFSTORE", "dst", "nk")),
+    ([("SADD", "dst", "x")], ("SADD", "dst", "x")),
+    ([("SADD", "dst", "x")], ("SREM", "dst", "y")),
+    ([("SADD", "dst", "x")], ("SPOP", "dst", "0")),
+    ([("SADD", "dst", "x", "y")], ("SPOP", "dst")),
+    ([("HSET", "dst", "f", "v")], ("HSET", "dst", "f", "v")),
+    ([("HSET", "dst", "f", "v")], ("HDEL", "dst", "zz")),
+    ([("HSET", "dst", "f", "v")], ("HSETNX", "dst", "f", "v")),
+    ([("HSET", "dst", "f", "1")], ("HINCRBY", "dst", "f", "0")),
+    ([], ("SORT", "nk", "STORE", "dst")),
+    ([("RPUSH", "l", "1")], ("SORT", "l", "STORE", "dst")),
+]
+
+
+def _watch_outcome(sp: ServerProcess, setup: list[tuple[str, ...]], cmd: tuple[str, ...]) -> str:
+    watcher, writer = sp.client(), sp.client()
+    try:
+        watcher.flushall()
+        for c in setup:
+            writer.execute_command(*c)
+        with watcher.pipeline(transaction=True) as pipe:
+            pipe.watch("dst")
+            writer.execute_command(*cmd)
+            pipe.multi()
+            pipe.ping()
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                return "aborted"
+            return "executed"
+    finally:
+        watcher.close()
+        writer.close()
+
+
+@pytest.mark.parametrize(("setup", "cmd"), WATCH_CASES, ids=[" ".join(c) for _, c in WATCH_CASES])
+def test_hash_set_sort_writes_touch_watched_keys_like_redis(
+    server: ServerProcess, oracle: ServerProcess, setup: list[tuple[str, ...]], cmd: tuple[str, ...]
+) -> None:
+    assert _watch_outcome(server, setup, cmd) == _watch_outcome(oracle, setup, cmd)

@@ -191,16 +191,10 @@ def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> int:
     if target is None:
         target = set()
         db.add(dst, target)
+    # The destination counts as modified only if the member was new there (Redis 7.0.15).
     if member not in target:
         target.add(member)
         db.changed(dst, "s", "sadd")
-    else:
-        # Redis signals the destination as modified (WATCH, tracking) even when the member was there.
-        if db.watched:
-            db.touch_watched(dst)
-        on_change = db.keyspace.on_change
-        if on_change is not None:
-            on_change(db, dst)
     return 1
 
 
