@@ -101,6 +101,14 @@ SEQUENCES: dict[str, list[tuple[str | bytes, ...]]] = {
         ("EXISTS", "n"), ("LRANGE", "n2", "0", "-1"),
         ("SORT", "n", "LIMIT", "0", "1", "GET", "#", "GET", "#", "BY", "w_*", "STORE", "st", "DESC", "ALPHA"), ("LRANGE", "st", "0", "-1"),
     ],
+    "getkeys": [
+        ("COMMAND", "GETKEYS", "SORT", "a", "STORE", "b"), ("COMMAND", "GETKEYS", "sort", "a", "limit", "0", "1", "store", "b", "store", "c"),
+        ("COMMAND", "GETKEYS", "SORT", "a", "GET", "store"), ("COMMAND", "GETKEYS", "SORT", "a", "BY", "store", "STORE", "x"),
+        ("COMMAND", "GETKEYS", "SORT", "a", "STORE"), ("COMMAND", "GETKEYS", "SORT", "a", "LIMIT", "store", "x", "store", "y"),
+        ("COMMAND", "GETKEYS", "SORT", "a", "STORE", "LIMIT", "x", "y"), ("COMMAND", "GETKEYS", "SORT", "a", "STORE", "STORE", "b"),
+        ("COMMAND", "GETKEYSANDFLAGS", "SORT", "a", "STORE", "b"), ("COMMAND", "GETKEYSANDFLAGS", "SORT_RO", "a", "BY", "x"),
+        ("COMMAND", "GETKEYS", "SORT_RO", "a", "STORE", "b"),
+    ],
     "errors": [
         ("SORT", "l", "LIMIT", "x", "1"), ("SORT", "l", "LIMIT", "1", "y"), ("SORT", "l", "LIMIT", "1"), ("SORT", "l", "STORE"),
         ("SORT", "l", "foo"), ("SORT", "l", "BY"), ("SORT", "l", "GET"), ("SORT_RO", "n", "STORE", "dst"), ("SORT", "str"),

@@ -65,6 +65,11 @@ class CommandSpec:
 
     def _key_specs(self, argv: list[bytes]) -> dict[tuple[str, ...], list[int]]:
         result: dict[tuple[str, ...], list[int]] = {}
+        proc = KEY_PROCS.get(self.name)
+        if proc is not None:  # Redis's getkeys_proc: keys no key spec can locate (SORT ... STORE)
+            for i, flags in proc(argv):
+                result.setdefault(flags, []).append(i)
+            return result
         specs = self.info[8]["~"] if self.info else []
         for raw in specs:
             ks = dict(raw["%"])
@@ -116,6 +121,9 @@ def _keyword_start(argv: list[bytes], keyword: str, startfrom: int) -> int | Non
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+# Commands whose key positions come from code, as Redis's getkeys_proc: name → fn(argv) returning
+# [(position, key-spec flags)]. Filled by the command modules (sort.py).
+KEY_PROCS: dict[str, Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]]] = {}
 # Lookup by the raw bytes a client sends: filled lazily per spelling so `GET` and `get` both hit once.
 LOOKUP: dict[bytes, CommandSpec] = {}
 

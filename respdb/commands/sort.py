@@ -16,7 +16,7 @@ from itertools import islice
 
 from respdb import errors
 from respdb.commands.args import to_int
-from respdb.commands.registry import command
+from respdb.commands.registry import KEY_PROCS, command
 from respdb.commands.sets import ordered
 from respdb.errors import CommandError, err
 from respdb.server.client import Client
@@ -91,6 +91,27 @@ def lookup_by_pattern(db: Database, pattern: bytes, subst: bytes) -> bytes | Non
     if field is None:
         return value if value.__class__ is bytes else None
     return value.get(field) if value.__class__ is dict else None
+
+
+def sort_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """Redis's sortGetKeys: the sorted key, and the last STORE destination (options skipped by arity)."""
+    keys = [(1, ("RO", "access"))]
+    store = None
+    skip = {b"limit": 2, b"get": 1, b"by": 1}
+    i = 2
+    while i < len(argv):
+        word = argv[i].lower()
+        if word in skip:
+            i += skip[word]
+        elif word == b"store" and i + 1 < len(argv):
+            store = i + 1  # the next word is not skipped, exactly as in Redis
+        i += 1
+    if store is not None:
+        keys.append((store, ("OW", "update")))
+    return keys
+
+
+KEY_PROCS["sort"] = sort_keys
 
 
 @command("sort")
