@@ -286,8 +286,13 @@ def test_object_encoding_follows_config(r):
         r.zrem("grow", "a", "b")
         assert r.object("encoding", "grow") == b"skiplist"  # never converted back
         assert r.config_get("zset-max-ziplist-entries") == {"zset-max-ziplist-entries": "2"}
+        r.config_set("zset-max-listpack-value", "1kb")  # a memory value, as in Redis
+        assert r.config_get("zset-max-listpack-value") == {"zset-max-listpack-value": "1024"}
+        r.zadd("wide", {"x" * 1000: 1})
+        assert r.object("encoding", "wide") == b"listpack"
     finally:
         r.config_set("zset-max-listpack-entries", "128")
+        r.config_set("zset-max-listpack-value", "64")
 
 
 def test_zunionstore_accepts_plain_sets(r):

@@ -30,7 +30,7 @@ from respdb.storage.zset import (
 )
 
 param("zset-max-listpack-entries", "int", 128, aliases=("zset-max-ziplist-entries",), hi=LLONG_MAX)
-param("zset-max-listpack-value", "int", 64, aliases=("zset-max-ziplist-value",), hi=LLONG_MAX)
+param("zset-max-listpack-value", "memory", 64, aliases=("zset-max-ziplist-value",), hi=LLONG_MAX)
 
 
 @on_server_init
