@@ -366,6 +366,53 @@ EDGES = """
     zcount nn 1e 2
 """
 
+STORES = """
+    zadd a 1 x 2 y 3 z
+    zadd b 10 y 20 w
+    zunionstore a 2 a b
+    zrange a 0 -1 withscores
+    zinterstore a 2 a b weights 2 0.5 aggregate min
+    zrange a 0 -1 withscores
+    sadd s y q
+    zintercard 2 s b
+    zintercard 2 s b limit 1
+    zinter 2 s b withscores
+    zrangestore d b (0 +inf byscore rev limit 0 1
+    zrange d 0 -1 withscores
+    zrangestore d b + - bylex rev limit 1 5
+    zrange d 0 -1
+    zrangestore d b 0 -1 rev
+    zrange d 0 -1 withscores
+    bzpopmin b b 0
+    bzpopmax b nokey b 0
+    zadd long 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 2 b
+    object encoding long
+    zunionstore long2 1 long
+    object encoding long2
+    zrangestore long3 long 1 1
+    object encoding long3
+    zrangestore long4 long 0 0
+    object encoding long4
+    zscan long 0
+    zscan long 0 match b
+    geoadd gg 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+    georadius gg 15 37 200 km count 1 any store st
+    zrange st 0 -1 withscores
+    georadius gg 15 37 200 km count 1 storedist st
+    zrange st 0 -1 withscores
+    object encoding st
+    georadiusbymember gg Palermo 100 km store st
+    georadiusbymember gg Palermo 100 km storedist st2 asc count 1
+    zrange st2 0 -1 withscores
+    geosearchstore st3 gg fromlonlat 15 37 bybox 400 400 km storedist desc count 1
+    zrange st3 0 -1 withscores
+    geosearch gg fromlonlat 15 37 bybox 400 400 km count 1 any withcoord
+    geopos gg
+    geohash gg
+    geodist gg Palermo Palermo
+    geodist gg Palermo Catania KM
+"""
+
 # Replies seen from Lua, in RESP2 and (redis.setresp(3)) RESP3: scores and coordinates as doubles.
 FROM_LUA = """
     zadd z 1.5 a 2 b
@@ -380,7 +427,7 @@ FROM_LUA = """
     eval "redis.setresp(3); return redis.call('geosearch', KEYS[1], 'fromlonlat', 13, 38, 'byradius', 100, 'km', 'withcoord', 'withdist')" 1 g
 """
 
-SCRIPTS = {"basics": BASICS, "algebra_encoding": ALGEBRA_AND_ENCODING, "edges": EDGES, "from_lua": FROM_LUA}
+SCRIPTS = {"basics": BASICS, "algebra_encoding": ALGEBRA_AND_ENCODING, "edges": EDGES, "stores": STORES, "from_lua": FROM_LUA}
 
 
 def _reset_config(differ: Differ) -> None:

@@ -400,7 +400,7 @@ def geoadd(ctx: Client, key: bytes, *args: bytes) -> object:
         pairs += [b"%d" % encode(lon, lat, STEP_MAX), rest[j + 2]]  # type: ignore[str-format]
     # GEOADD is a ZADD of geohash scores, and is logged as one (as Redis rewrites it).
     reply = _zadd(ctx, key, flags, tuple(pairs))
-    ctx.propagate_argv = [b"ZADD", key, *args[:i], *pairs]
+    ctx.propagate_argv = [b"zadd", key, *args[:i], *pairs]
     return reply
 
 
