@@ -228,6 +228,11 @@ class Server:
             shutil.copyfile(self._snapshot, path)
         elif self._snapshot is None and not self._backup and path.exists():
             path.unlink()
+        elif path.exists() and legacy.is_legacy_file(path):
+            # The seed's `load_db('data.cdb'); set_backup('data.cdb')` on an old CyberDB file: its tables
+            # are imported after start (load_db), and the server writes its own format under this name
+            # from now on. The old file is kept beside it rather than overwritten.
+            os.replace(path, path.with_name(path.name + ".cyberdb093"))
         return path
 
     def _client(self) -> redis.Redis:

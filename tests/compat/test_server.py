@@ -277,3 +277,25 @@ def test_server_max_con_limits_clients(make_server) -> None:
         cyberdb.connect(port=port, password=PASSWORD)
     for c in held:
         c.close()
+
+
+def test_server_seed_flow_on_an_old_cyberdb_file(make_server, tmp_path: Path) -> None:
+    """load_db('data.cdb'); set_backup('data.cdb') where data.cdb was written by CyberDB 0.9.3."""
+    data = legacy_file(tmp_path / "data.cdb", {"centre": {"content": "Hello CyberDB!"}})
+    s = make_server()
+    s.load_db(str(data))
+    s.set_backup(str(data), cycle=300)
+    port = free_port()
+    s.start(port=port, password=PASSWORD)
+    with cyberdb.connect(port=port, password=PASSWORD).get_proxy() as p:
+        assert p.get_cyberdict("centre")["content"] == "Hello CyberDB!"
+    s.stop()
+    assert (tmp_path / "data.cdb.cyberdb093").read_bytes()[:1] == b"\x80"  # the old file, kept
+    assert data.read_bytes().startswith(b"RESPDCDB")
+    s2 = make_server()
+    s2.load_db(str(data))
+    s2.set_backup(str(data), cycle=300)
+    port = free_port()
+    s2.start(port=port, password=PASSWORD)
+    with cyberdb.connect(port=port, password=PASSWORD).get_proxy() as p:
+        assert p.get_cyberdict("centre").todict() == {"content": "Hello CyberDB!"}
