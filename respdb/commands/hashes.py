@@ -7,6 +7,7 @@ listpack encoding; so for small hashes HGETALL/HKEYS/HVALS/HSCAN answer in the s
 from __future__ import annotations
 
 import random
+from itertools import chain
 
 from respdb import errors
 from respdb.commands.args import LLONG_MAX, LLONG_MIN, incr_float, to_float, to_int
@@ -121,11 +122,7 @@ def hmget(ctx: Client, key: bytes, *fields: bytes) -> list[bytes | None]:
 @command("hgetall")
 def hgetall(ctx: Client, key: bytes) -> Map:
     h = ctx.db.get_typed(key, dict)
-    out = Map()
-    if h:
-        for item in h.items():
-            out.extend(item)
-    return out
+    return Map(chain.from_iterable(h.items())) if h else Map()
 
 
 @command("hkeys")
