@@ -34,6 +34,7 @@ from respdb.scripting.convert import (
     unwrap,
 )
 from respdb.scripting.prelude import PRELUDE
+from respdb.scripting.structlib import StructLib
 from respdb.server.client import Client
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class LuaEngine:
             b"HOOK_COUNT": HOOK_COUNT, b"VERSION": REDIS_VERSION, b"VERSION_NUM": REDIS_VERSION_NUM,
             b"bit": self.lua.table_from(BitLib(self._positioned_error).functions()),
             b"cjson_encode": self._cjson_encode, b"cjson_decode": self._cjson_decode,
+            b"struct": self.lua.table_from(StructLib(self._positioned_error).functions()),
         }
         self.api = boot(self.lua.table_from(callbacks))
         api = self.api

@@ -9,7 +9,7 @@ script_lua.c / function_lua.c so that replies and error texts come out byte for 
 from respdb.scripting.prelude_run import RUN
 
 _SANDBOX = rb"""
-local py = ...  -- the Python callbacks (engine.py LuaEngine._lua_api)
+local py = ...  -- the Python callbacks table built in engine.py (LuaEngine.__init__)
 local py_hook, py_register, py_unwrap = py.hook, py.register, py.unwrap
 local HOOK_COUNT, VERSION, VERSION_NUM = py.HOOK_COUNT, py.VERSION, py.VERSION_NUM
 
@@ -220,6 +220,7 @@ local function safe_xpcall(f, handler)
 end
 
 local bit_lib = protect(copy(py.bit))
+local struct_lib = protect(copy(py.struct))
 local cjson_lib = protect({encode = py.cjson_encode, decode = py.cjson_decode, null = json_null,
                            _NAME = "cjson", _VERSION = "2.1.0"})
 
@@ -232,7 +233,7 @@ local function base_env()
     rawset = py.rawset, select = select, setmetatable = py.setmetatable, tonumber = tonumber,
     tostring = tostring, type = type, unpack = unpack, xpcall = safe_xpcall, _VERSION = _VERSION,
     string = protect(string_lib), table = protect(table_lib), math = protect(math_lib),
-    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib,
+    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib, struct = struct_lib,
   }
 end
 

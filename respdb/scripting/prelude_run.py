@@ -121,9 +121,9 @@ local function finish(ok, res, funcname, c3)
 end
 
 local function args_tables(nkeys, ...)
-  local keys, argv = {}, {}
-  for i = 1, nkeys do keys[i] = (select(i, ...)) end
-  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = (select(i, ...)) end
+  local all, keys, argv = {...}, {}, {}
+  for i = 1, nkeys do keys[i] = all[i] end
+  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
   return keys, argv
 end
 
