@@ -393,7 +393,6 @@ STORES = """
     object encoding long3
     zrangestore long4 long 0 0
     object encoding long4
-    zscan long 0
     zscan long 0 match b
     geoadd gg 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
     georadius gg 15 37 200 km count 1 any store st
