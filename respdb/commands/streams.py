@@ -17,9 +17,9 @@ from respdb.commands.generic import ENCODERS
 from respdb.commands.registry import command
 from respdb.config import param
 from respdb.errors import CommandError, err
-from respdb.protocol.types import NULL_ARRAY, OK, Map, Simple
+from respdb.protocol.types import NULL_ARRAY, OK, Map, Raw, Simple
 from respdb.server.client import Client
-from respdb.storage.keyspace import now_ms
+from respdb.storage.keyspace import WrongType, now_ms
 from respdb.storage.stream import (
     MAX_ID,
     MIN_ID,
@@ -99,6 +99,19 @@ def _count_arg(raw: bytes) -> int:
 
 def entry_reply(sid: StreamID, pairs: list[bytes]) -> list[Any]:
     return [format_id(sid), list(pairs)]
+
+
+def entries_raw(items: list[tuple[StreamID, list[bytes]]]) -> Raw:
+    """A list of entries encoded once, here: arrays and bulk strings are the same bytes in RESP2 and
+    RESP3, and the generic encoder's recursion cost ~5x more than the range scan on XRANGE COUNT 10."""
+    out = [b"*%d\r\n" % len(items)]
+    append = out.append
+    for sid, pairs in items:
+        i = b"%d-%d" % sid
+        append(b"*2\r\n$%d\r\n%b\r\n*%d\r\n" % (len(i), i, len(pairs)))
+        for x in pairs:
+            append(b"$%d\r\n%b\r\n" % (len(x), x))
+    return Raw(b"".join(out))
 
 
 def _get_stream(ctx: Client, key: bytes) -> Stream | None:
@@ -217,7 +230,7 @@ def _rewrite_trim(argv: list[bytes], s: Stream, t: TrimArgs, limit_idx: int | No
     if t.strategy == b"maxlen":
         argv[t.arg_idx] = b"%d" % len(s)
     else:
-        argv[t.arg_idx] = format_id(s.entries.peekitem(0)[0] if len(s) else MAX_ID)
+        argv[t.arg_idx] = format_id(s.entries.first() if len(s) else MAX_ID)
     if limit_idx is not None:
         del argv[limit_idx : limit_idx + 2]
     return argv
@@ -225,6 +238,9 @@ def _rewrite_trim(argv: list[bytes], s: Stream, t: TrimArgs, limit_idx: int | No
 
 @command("xadd")
 def xadd(ctx: Client, key: bytes, *args: bytes) -> bytes | None:
+    if args and args[0] == b"*" and len(args) % 2 == 1 and len(args) > 1:
+        # The common form, `XADD key * field value ...`: no options to parse.
+        return _xadd_auto(ctx, key, list(args[1:]))
     argv = (b"xadd", key, *args)
     t, idpos, info = _parse_trim(ctx, argv, 2, True)
     field_pos = idpos + 1
@@ -273,6 +289,28 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> bytes | None:
     ctx.propagate_argv = out
     db.signal_ready(key)
     return format_id(sid)  # type: ignore[arg-type]
+
+
+def _xadd_auto(ctx: Client, key: bytes, pairs: list[bytes]) -> bytes:
+    db = ctx.db
+    s = db.get(key)
+    if s is None:
+        s = Stream()
+        db.add(key, s)
+    elif s.__class__ is not Stream:
+        raise WrongType()
+    last = s.last_id
+    if last == MAX_ID:
+        raise err("The stream has exhausted the last possible ID, unable to add more items")
+    ms = now_ms()
+    sid = (ms, 0) if ms > last[0] else incr_id(last)
+    cfg = ctx.server.config
+    s.append(sid, pairs, cfg.stream_node_max_bytes, cfg.stream_node_max_entries)  # type: ignore[arg-type]
+    db.changed(key, "t", "xadd")
+    reply = b"%d-%d" % sid  # type: ignore[str-format]
+    ctx.propagate_argv = [b"XADD", key, reply, *pairs]
+    db.signal_ready(key)
+    return reply
 
 
 @command("xtrim")
@@ -334,7 +372,7 @@ def _xrange(ctx: Client, key: bytes, start_arg: bytes, end_arg: bytes, opts: tup
         return []
     if count == 0:
         return NULL_ARRAY
-    return [entry_reply(sid, p) for sid, p in s.range(start, end, max(count, 0), rev)]
+    return entries_raw(s.range(start, end, max(count, 0), rev))
 
 
 @command("xrange")
@@ -443,7 +481,7 @@ def _ensure_consumer(ctx: Client, key: bytes, gname: bytes, group: Group, cname:
         consumer.seen_time = now_ms()
 
 
-def _xread_reply(ctx: Client, items: list[tuple[bytes, list[Any]]]) -> Any:
+def _xread_reply(ctx: Client, items: list[tuple[bytes, Any]]) -> Any:
     if ctx.resp3:
         flat: list[Any] = []
         for key, entries in items:
@@ -526,7 +564,7 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
         else:
             ids.append(strict_id(raw))
     prop: list[list[bytes]] = []
-    items: list[tuple[bytes, list[Any]]] = []
+    items: list[tuple[bytes, Any]] = []
     for key, gt, group in zip(keys, ids, groups, strict=True):
         s = db.get_typed(key, Stream)
         if s is None:
@@ -549,7 +587,7 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
         elif group is not None:
             items.append((key, group_read(ctx, key, s, gname, group, cname, start, count, noack, prop)))  # type: ignore[arg-type]
         else:
-            items.append((key, [entry_reply(sid, p) for sid, p in s.range(start, MAX_ID, count)]))
+            items.append((key, entries_raw(s.range(start, MAX_ID, count))))
     _propagate(ctx, prop)
     if items:
         return _xread_reply(ctx, items)
@@ -583,7 +621,7 @@ def _serve_blocked(ctx: Client, wait_ids: dict[bytes, StreamID], gname: bytes | 
             _ensure_consumer(ctx, key, gname, group, cname, noack, prop)  # type: ignore[arg-type]
             entries = group_read(ctx, key, s, gname, group, cname, start, count, noack, prop)  # type: ignore[arg-type]
         else:
-            entries = [entry_reply(sid, p) for sid, p in s.range(start, MAX_ID, count)]
+            entries = entries_raw(s.range(start, MAX_ID, count))
         _propagate(ctx, prop)
         return _xread_reply(ctx, [(key, entries)])
     return NOT_READY

@@ -9,7 +9,8 @@ where Redis puts them. Nothing here parses arguments or builds replies.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from typing import Any
 
 from sortedcontainers import SortedDict
@@ -82,13 +83,82 @@ def _as_int(s: bytes) -> int | None:
     return v if -(2**63) <= v < 2**63 else None
 
 
+_NUMERIC_START = frozenset(b"-0123456789")
+
+
 def _elem_size(s: bytes) -> int:
-    iv = _as_int(s)
-    if iv is not None:
-        return _int_size(iv)
+    if s and s[0] in _NUMERIC_START:
+        iv = _as_int(s)
+        if iv is not None:
+            return _int_size(iv)
     n = len(s)
     enc = 1 + n if n < 64 else (2 + n if n < 4096 else 5 + n)
     return enc + _backlen(enc)
+
+
+class Entries:
+    """Entry ids in order plus id → fields. New ids always come last (XADD only appends), so a list
+    with bisect beats a balanced tree: appends are O(1) and ranges are slices."""
+
+    __slots__ = ("data", "ids")
+
+    def __init__(self) -> None:
+        self.ids: list[StreamID] = []
+        self.data: dict[StreamID, list[bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self.data
+
+    def __getitem__(self, sid: StreamID) -> list[bytes]:
+        return self.data[sid]
+
+    def get(self, sid: StreamID) -> list[bytes] | None:
+        return self.data.get(sid)
+
+    def __setitem__(self, sid: StreamID, pairs: list[bytes]) -> None:
+        ids = self.ids
+        if sid not in self.data:
+            if not ids or sid > ids[-1]:
+                ids.append(sid)
+            else:
+                ids.insert(bisect_left(ids, sid), sid)
+        self.data[sid] = pairs
+
+    def __delitem__(self, sid: StreamID) -> None:
+        del self.data[sid]
+        ids = self.ids
+        del ids[bisect_left(ids, sid)]
+
+    def delete_span(self, lo: int, hi: int) -> None:
+        """Remove the entries at positions lo..hi-1 in one slice deletion (trimming)."""
+        data = self.data
+        for sid in self.ids[lo:hi]:
+            del data[sid]
+        del self.ids[lo:hi]
+
+    def span(self, start: StreamID, end: StreamID | None) -> tuple[int, int]:
+        ids = self.ids
+        return bisect_left(ids, start), len(ids) if end is None else bisect_right(ids, end)
+
+    def irange(self, start: StreamID, end: StreamID | None = None, reverse: bool = False) -> Iterator[StreamID]:
+        lo, hi = self.span(start, end)
+        ids = self.ids
+        if reverse:
+            return (ids[i] for i in range(hi - 1, lo - 1, -1))
+        return (ids[i] for i in range(lo, hi))
+
+    def first(self) -> StreamID:
+        return self.ids[0]
+
+    def last(self) -> StreamID:
+        return self.ids[-1]
+
+    def items(self) -> Iterator[tuple[StreamID, list[bytes]]]:
+        data = self.data
+        return ((sid, data[sid]) for sid in self.ids)
 
 
 class Node:
@@ -156,7 +226,7 @@ class Stream:
     __slots__ = ("entries", "entries_added", "first_id", "groups", "last_id", "max_deleted_id", "node_keys", "nodes")
 
     def __init__(self) -> None:
-        self.entries: SortedDict = SortedDict()  # (ms, seq) → [field, value, ...]
+        self.entries = Entries()
         self.nodes: list[Node] = []
         self.node_keys: list[StreamID] = []  # master ids of `nodes`, for bisecting
         self.last_id: StreamID = MIN_ID
@@ -177,7 +247,7 @@ class Stream:
         node = self.nodes[-1] if self.nodes else None
         if node is not None:
             limit = max_bytes if 0 < max_bytes <= 2**30 else 2**30
-            if node.lp_bytes() + sum(len(x) for x in pairs) >= limit or (
+            if node.lp_bytes() + sum(map(len, pairs)) >= limit or (
                 max_entries and node.count + node.deleted >= max_entries
             ):
                 node = None
@@ -186,13 +256,14 @@ class Stream:
             node = Node(sid, fields)
             self.nodes.append(node)
             self.node_keys.append(sid)
-        same = fields == node.fields
-        size = _int_size(2 if same else 0) + _int_size(sid[0] - node.master_id[0]) + _int_size(sid[1] - node.master_id[1])
-        if same:
-            size += sum(_elem_size(v) for v in pairs[1::2])
+        master = node.master_id
+        # flags (0 or 2) is always a 1-byte integer: 2 bytes with its backlen.
+        size = 2 + _int_size(sid[0] - master[0]) + _int_size(sid[1] - master[1])
+        if fields == node.fields:
+            size += sum(map(_elem_size, pairs[1::2]))
             lp_count = len(fields) + 3
         else:
-            size += _int_size(len(fields)) + sum(_elem_size(x) for x in pairs)
+            size += _int_size(len(fields)) + sum(map(_elem_size, pairs))
             lp_count = 2 * len(fields) + 4
         node.body += size + _int_size(lp_count)
         node.count += 1
@@ -219,7 +290,7 @@ class Stream:
         return True
 
     def refresh_first_id(self) -> None:
-        self.first_id = self.entries.peekitem(0)[0] if self.entries else MIN_ID
+        self.first_id = self.entries.first() if len(self.entries) else MIN_ID
 
     def trim(self, maxlen: int | None, minid: StreamID | None, approx: bool, limit: int) -> int:
         """streamTrim: drop whole nodes from the head, then (unless approx) entries inside one node."""
@@ -236,20 +307,19 @@ class Stream:
             else:
                 remove = node.last_id < minid  # type: ignore[operator]
             if remove:
-                for sid in list(entries.irange(node.master_id, node.last_id)):
-                    del entries[sid]
+                entries.delete_span(*entries.span(node.master_id, node.last_id))
                 deleted += node.count
                 del self.nodes[0]
                 del self.node_keys[0]
                 continue
             if approx:
                 break
-            removed = 0
-            for sid in list(entries.irange(node.master_id, node.last_id)):
-                if (len(entries) <= maxlen) if maxlen is not None else sid >= minid:  # type: ignore[operator]
-                    break
-                del entries[sid]
-                removed += 1
+            lo, hi = entries.span(node.master_id, node.last_id)
+            if maxlen is not None:
+                removed = min(hi - lo, len(entries) - maxlen)
+            else:
+                removed = max(0, min(hi, bisect_left(entries.ids, minid)) - lo)
+            entries.delete_span(lo, lo + removed)
             node.count -= removed
             node.deleted += removed
             deleted += removed
@@ -269,11 +339,11 @@ class Stream:
         return out
 
     def last_valid_id(self) -> StreamID:
-        return self.entries.peekitem(-1)[0] if self.entries else MIN_ID
+        return self.entries.last() if len(self.entries) else MIN_ID
 
     # --- lag bookkeeping (Redis 7.0 t_stream.c) -------------------------------------------------
     def range_has_tombstones(self, start: StreamID | None) -> bool:
-        if not self.entries or self.max_deleted_id == MIN_ID:
+        if not len(self.entries) or self.max_deleted_id == MIN_ID:
             return False
         if self.first_id > self.max_deleted_id:
             return False
@@ -283,7 +353,7 @@ class Stream:
         """streamEstimateDistanceFromFirstEverEntry: the logical read counter of `sid`, or -1."""
         if not self.entries_added:
             return 0
-        if not self.entries and sid <= self.last_id:
+        if not len(self.entries) and sid <= self.last_id:
             return self.entries_added
         if sid == self.last_id:
             return self.entries_added
@@ -356,7 +426,8 @@ class Stream:
             for ms, seq, pairs in state["entries"]:
                 s.append((ms, seq), list(pairs), 4096, 100)
         else:
-            s.entries = SortedDict({(ms, seq): list(pairs) for ms, seq, pairs in state["entries"]})
+            for ms, seq, pairs in state["entries"]:
+                s.entries[(ms, seq)] = list(pairs)
             for master, last, fields, count, deleted, body in _nodes:
                 node = Node(tuple(master), tuple(fields))  # type: ignore[arg-type]
                 node.last_id, node.count, node.deleted, node.body = tuple(last), count, deleted, body  # type: ignore[assignment]
