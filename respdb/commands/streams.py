@@ -8,6 +8,7 @@ that reproduce their effect, and XADD is logged with the concrete id it generate
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Any
 
 from respdb import errors
@@ -976,7 +977,8 @@ def xautoclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes,
     claimed: list[Any] = []
     deleted: list[bytes] = []
     have_consumer = False
-    pel_ids = list(group.pel.irange(start, None))
+    # The loop visits at most `attempts` PEL entries and the cursor is the one after: snapshot only those.
+    pel_ids = list(islice(group.pel.irange(start, None), attempts + 1))
     pos = 0
     while attempts and count and pos < len(pel_ids):
         attempts -= 1
@@ -1000,8 +1002,6 @@ def xautoclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes,
         claimed.append(format_id(sid) if justid else entry_reply(sid, s.entries[sid]))
         count -= 1
         prop.append(_xclaim_argv(key, gname, group, sid, nack))
-    if attempts == 0 and count and pos < len(pel_ids):
-        attempts = -1  # the loop test consumed one more attempt in C; nothing else depends on it
     cursor = format_id(pel_ids[pos]) if pos < len(pel_ids) else b"0-0"
     _propagate(ctx, prop)
     return [cursor, claimed, deleted]
