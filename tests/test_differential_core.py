@@ -75,8 +75,10 @@ def differ3(server, oracle):
     d.close()
 
 
-@pytest.mark.parametrize("case", CASES[:31], ids=[" ".join(c[0]) for c in CASES[:31]])
+@pytest.mark.parametrize("case", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_core_sequence_matches_redis_resp3(differ3, case):
+    if case[-1][:2] == ("DEBUG", "SLEEP"):
+        case = case[:-1]
     for cmd in case:
         differ3.check(*cmd)
 

@@ -34,7 +34,8 @@ def to_reply(value: Any) -> Any:
 
 def info_row(spec: CommandSpec) -> list[Any]:
     row = to_reply(spec.info)
-    row[9] = [info_row(sub) for sub in spec.subcommands.values() if sub.handler is not None]
+    if spec.subcommands:  # only the subcommands respdb implements
+        row[9] = [info_row(sub) for sub in spec.subcommands.values() if sub.handler is not None]
     return row
 
 

@@ -79,6 +79,12 @@ class Server:
         self._pause_timer: Any = None
         self.handle_signals = True  # False when embedded: the host process owns its signals
         self.flushall_hooks: list[Callable[[], None]] = []
+        # client-output-buffer-limit normal: None while unlimited (Redis's default), so the reply
+        # path checks nothing.
+        self.normal_obuf_limits: tuple[int, int, int] | None = None
+        self.config.on_change("client-output-buffer-limit", self._set_obuf_limits)
+        self._set_obuf_limits(self.config.client_output_buffer_limit)
+        self.config.on_change("proto-max-bulk-len", self._set_max_bulk_len)
         for install in INSTALLERS:
             install(self)
 
@@ -110,6 +116,15 @@ class Server:
             self.unblock(client, None, send=False)
         for hook in self.disconnect_hooks:
             hook(client)
+
+    def _set_max_bulk_len(self, value: int) -> None:
+        for client in self.clients.values():
+            if client.conn is not None:
+                client.conn.parser.max_bulk_len = value  # applies to requests already connected, as in Redis
+
+    def _set_obuf_limits(self, value: dict[str, tuple[int, int, int]]) -> None:
+        hard, soft, secs = value.get("normal", (0, 0, 0))
+        self.normal_obuf_limits = (hard, soft, secs) if hard or soft else None
 
     # --- CLIENT PAUSE ----------------------------------------------------------------------------
     def pause_clients(self, seconds: float, writes_only: bool) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("client", "closed", "parser", "paused", "pending", "server", "transport")
+    __slots__ = ("client", "closed", "parser", "paused", "pending", "server", "soft_since", "transport")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -30,6 +30,7 @@ class Connection(asyncio.Protocol):
         self.pending: deque[list[bytes]] = deque()  # commands that arrived while blocked
         self.paused = False
         self.closed = False
+        self.soft_since: float | None = None
 
     # --- asyncio callbacks ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -115,6 +116,8 @@ class Connection(asyncio.Protocol):
             if self.server.reply_barrier is not None:
                 self.server.reply_barrier()  # the writes these replies acknowledge reach the disk first
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])  # type: ignore[union-attr]
+            if server.normal_obuf_limits is not None:
+                self._check_output_limit(server.normal_obuf_limits)
         if client.close_after_reply:  # type: ignore[union-attr]
             self.close()
             return
@@ -149,6 +152,22 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+    def _check_output_limit(self, limits: tuple[int, int, int]) -> None:
+        """client-output-buffer-limit normal: close a client whose unread replies pass the hard
+        limit, or stay over the soft limit for longer than its seconds (as Redis does)."""
+        hard, soft, secs = limits
+        used = self.output_buffer_size()
+        over_soft = soft and used > soft
+        if not over_soft:
+            self.soft_since = None
+        elif self.soft_since is None:
+            self.soft_since = self.server.clock
+        if (hard and used > hard) or (over_soft and self.soft_since is not None and self.server.clock - self.soft_since >= secs):
+            self.server.log.warning(
+                f"Client id={self.client.id} addr={self.client.addr} scheduled to be closed ASAP for overcoming of output buffer limits."  # type: ignore[union-attr]
+            )
+            self.abort()
 
     def _check_query_buffer(self) -> None:
         limit = self.server.config.client_query_buffer_limit
