@@ -167,3 +167,22 @@ def test_setbit_random_walk_matches_redis(differ):
             differ.check("GETBIT", "b", offset)
     differ.check("GET", "b")
     differ.check("BITCOUNT", "b")
+
+
+def test_bitpos_across_scan_windows_matches_redis(differ):
+    # respdb scans in 64 KiB windows; put the hits on and around the window edges.
+    window = 65536 * 8
+    for hit in (window - 1, window, window + 1, 2 * window + 3):
+        differ.check("DEL", "z", "o")
+        differ.check("SETBIT", "z", str(3 * window), "0")
+        differ.check("SETBIT", "z", str(hit), "1")
+        differ.check("BITOP", "NOT", "o", "z")
+        for start in ("0", "1", str(window // 8 - 1), str(window // 8)):
+            differ.check("BITPOS", "z", "1", start)
+            differ.check("BITPOS", "o", "0", start)
+            differ.check("BITPOS", "o", "0", start, "-1")
+        for start in (str(hit - 5), str(hit), str(hit + 1)):
+            differ.check("BITPOS", "z", "1", start, "-1", "BIT")
+            differ.check("BITPOS", "o", "0", start, str(3 * window), "BIT")
+        differ.check("BITCOUNT", "z")
+        differ.check("BITCOUNT", "o", "1", "-2")
