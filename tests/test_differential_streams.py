@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 import hiredis
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.diff import Differ
-from tests.servers import redis_oracle, respdb_server
+from tests.servers import Raw, redis_oracle, resp, respdb_server
 
 SCRIPT_BASIC = """
 XADD s 1-1 a 1
@@ -475,3 +476,47 @@ def test_stream_writes_are_logged_as_redis_logs_them(tmp_path):
         run(sp.client())
         theirs = _logged(b"".join(p.read_bytes() for p in sorted(sp.dir.rglob("*.incr.aof"))))
     assert len(theirs) > 15 and ours == theirs
+
+
+def _blocked_reply(sp, resp3: bool, setup: list[list[str]], blocking: list[str], wake: list[list[str]]) -> bytes:
+    """Raw reply bytes a client gets for `blocking` once another connection runs `wake`."""
+    other, waiter = Raw(sp.port), Raw(sp.port)
+    try:
+        other.request(resp("FLUSHALL"))
+        for args in setup:
+            other.request(resp(*args))
+        if resp3:
+            waiter.request(resp("HELLO", "3"))
+        waiter.send(resp(*blocking))
+        end = time.monotonic() + 10
+        while wake and b"blocked_clients:1" not in other.request(resp("INFO", "clients")):
+            assert time.monotonic() < end, "client did not block"
+            time.sleep(0.01)
+        for args in wake:
+            other.request(resp(*args))
+        return waiter.read_until_count(1)
+    finally:
+        other.close()
+        waiter.close()
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+@pytest.mark.parametrize(
+    ("setup", "blocking", "wake"),
+    [
+        ([["XADD", "a", "1-0", "f", "v"]], ["XREAD", "BLOCK", "0", "STREAMS", "a", "b", "$", "$"],
+         [["XADD", "b", "5-0", "x", "y"]]),
+        ([], ["XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "a", "0"],
+         [["MULTI"], ["XADD", "a", "1-0", "f", "v"], ["XADD", "a", "2-0", "f", "v"], ["XADD", "a", "3-0", "f", "v"], ["EXEC"]]),
+        ([["XGROUP", "CREATE", "a", "g", "$", "MKSTREAM"]], ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "a", ">"],
+         [["XADD", "a", "1-0", "f", "v"], ["XPENDING", "a", "g"]]),
+        ([["XGROUP", "CREATE", "a", "g", "$", "MKSTREAM"]], ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "a", ">"],
+         [["XGROUP", "DESTROY", "a", "g"]]),
+        ([], ["XREAD", "BLOCK", "50", "STREAMS", "a", "$"], []),
+    ],
+    ids=["two-keys", "count-multi", "group", "group-destroyed", "timeout"],
+)
+def test_blocked_stream_reads_match_redis(server, oracle, resp3, setup, blocking, wake):
+    ours = _blocked_reply(server, resp3, setup, blocking, wake)
+    theirs = _blocked_reply(oracle, resp3, setup, blocking, wake)
+    assert ours == theirs
