@@ -222,3 +222,27 @@ def test_differential_pubsub_random(server, oracle, steps):
             assert ours == theirs, f"{cmd} {args}: respdb {ours!r} != redis {theirs!r}\nsteps: {steps!r}"
     finally:
         p.close()
+
+
+def test_differential_multi_stats(server, oracle):
+    """Calls, rejected and failed calls, and error counts after transactions, as Redis counts them."""
+    wanted = ("cmdstat_set", "cmdstat_incr", "cmdstat_exec", "cmdstat_multi", "cmdstat_get")
+    seen = []
+    for sp in (server, oracle):
+        client = sp.client()
+        client.config_resetstat()
+        raw = Raw(sp.port)
+        raw.request(resp("MULTI") + resp("NOSUCH") + resp("SET", "a") + resp("INCR") + resp("EXEC"), 5)
+        raw.request(resp("MULTI") + resp("SET", "s", "x") + resp("INCR", "s") + resp("GET", "s") + resp("EXEC"), 5)
+        raw.request(resp("EXEC") + resp("GET"), 2)
+        raw.close()
+        stats = client.info("commandstats")
+        errors = client.info("errorstats")
+        seen.append(
+            (
+                {k: {f: stats[k][f] for f in ("calls", "rejected_calls", "failed_calls")} for k in wanted if k in stats},
+                errors,
+            )
+        )
+        client.close()
+    assert seen[0] == seen[1]

@@ -185,6 +185,7 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
                 return _reply(client, _error_bytes(rejection))
     resolved = resolve(argv)
     if resolved.__class__ is str:
+        _count_rejected(argv)
         if argv[0].lower() == b"exec":
             resolved = _abort_exec(client, resolved)  # type: ignore[arg-type]
         elif client.multi is not None:
@@ -230,6 +231,15 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     if reply.__class__ is NoReply:
         return _with_held(pubsub, None)
     return _with_held(pubsub, _reply(client, client.encode(reply)))
+
+
+def _count_rejected(argv: list[bytes]) -> None:
+    """A known command refused for its arity counts in its rejected_calls, as in Redis."""
+    spec = lookup(argv[0])
+    if spec is not None and spec.subcommands and len(argv) >= 2:
+        spec = spec.subcommands.get(argv[1].decode("latin-1").lower())
+    if spec is not None:
+        spec.rejected_calls += 1
 
 
 def _with_held(pubsub: Any, data: bytes | None) -> bytes | None:

@@ -3,10 +3,12 @@
 
 One `PubSub` per server (`server.pubsub`). Subscriber sets are insertion-ordered dicts of clients, so
 delivery order is subscription order and membership changes are O(1). Messages are encoded once per
-protocol and written straight to each subscriber's transport; a message addressed to the client whose
+protocol and queued per subscriber; the queues are written at the end of the event-loop turn, one
+write per subscriber (as Redis batches pending writes), and the output-buffer limit is checked after
+each write. Two cases keep Redis's ordering against replies: a message addressed to the client whose
 command is running right now (a RESP3 client publishing to itself, a keyspace event caused by its own
-write, SUBSCRIBE then PUBLISH inside EXEC) is held and joined to that command's reply instead, so it
-cannot overtake replies still waiting in the same pipelined batch.
+write, SUBSCRIBE then PUBLISH inside EXEC) is held and joined to that command's reply, and a queue
+still pending when its subscriber's next command runs is sent ahead of that reply (dispatch does both).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ if TYPE_CHECKING:
     from respdb.server.client import Client
 
 
-# Write-through thresholds for a subscriber's queue within one loop turn.
-_QUEUE_MESSAGES = 64
+# Write-through thresholds for a subscriber's queue within one loop turn: a message this large, or a
+# queue this size (its byte size is summed every 128 messages, to keep the common path cheap).
 _QUEUE_BYTES = 64 * 1024
+_QUEUE_TOTAL_BYTES = 1024 * 1024
 
 
 def _bulk(value: bytes) -> bytes:
@@ -152,9 +155,9 @@ class PubSub:
     def send(self, client: Client, data: bytes) -> None:
         """Queue a message for a subscriber; queued messages go out in one write per subscriber at
         the end of the event-loop turn (Redis's pending-writes batching), which turns a pipelined
-        burst of PUBLISHes into one send() per subscriber instead of one per message. A queue that
-        grows past _QUEUE_MESSAGES messages, or a large message, is written at once, so one long
-        turn cannot pile up memory ahead of the output-buffer limit check."""
+        burst of PUBLISHes into one send() per subscriber instead of one per message. A large
+        message, or a queue past ~1 MiB, is written at once, so one long turn cannot pile up
+        memory ahead of the output-buffer limit check."""
         if client is self.current:
             self.held.append(data)
             return
@@ -167,7 +170,11 @@ class PubSub:
                     self.flush_scheduled = True
                     loop.call_soon(self.flush)
         parts.append(data)
-        if len(parts) >= _QUEUE_MESSAGES or len(data) >= _QUEUE_BYTES or self.server.loop is None:
+        if (
+            len(data) >= _QUEUE_BYTES
+            or (not len(parts) & 127 and sum(map(len, parts)) >= _QUEUE_TOTAL_BYTES)
+            or self.server.loop is None
+        ):
             del self.pending[client]
             self._write(client, parts)
 
