@@ -76,7 +76,6 @@ def both(request: pytest.FixtureRequest, server: ServerProcess, oracle: ServerPr
     pair.close()
 
 
-# cmsgpack is not provided, so `pairs(_G)` differs and is left out (see the report).
 SCRIPT_CASES = [
     ('eval', 'return 1', '0'),
     ('eval', 'return x.y', '0'),
@@ -386,8 +385,53 @@ FUNCTION_CASES = [
     ('function', 'list'),
 ]
 
-# The bundled `bit`, `struct` and `cjson` libraries (respdb/scripting/bitlib.py, structlib.py, cjsonlib.py).
+# The bundled libraries: bit, struct, cjson, cmsgpack (respdb/scripting/bitlib.py, structlib.py, cjsonlib.py,
+# msgpacklib.py), and the full list of globals.
 LIBRARY_CASES = [
+    ('eval', "local t={} for k,v in pairs(_G) do t[#t+1]=k end table.sort(t) return t", '0'),
+    ('eval', "local t={} for k,v in pairs(cmsgpack) do t[#t+1]=k .. '=' .. tostring(type(v)=='string' and v or type(v)) end table.sort(t) return t", '0'),
+    ('eval', "return cmsgpack.pack(1, 'ab', {1,2}, {a=1}, 1.5, -1, true, nil)", '0'),
+    ('eval', "return cmsgpack.pack(string.rep('x', 40))", '0'),
+    ('eval', "return cmsgpack.pack(string.rep('x', 300))", '0'),
+    ('eval', 'return cmsgpack.pack(0.1, 2^40, -2^40, 1/0, -1/0, 0/0)', '0'),
+    ('eval', 'return cmsgpack.pack()', '0'),
+    ('eval', "return {cmsgpack.unpack('\\196\\2ab')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\1\\2\\3')}", '0'),
+    ('eval', "return {cmsgpack.unpack_one('\\1\\2\\3')}", '0'),
+    ('eval', "return {cmsgpack.unpack_one('\\1\\2\\3', 2)}", '0'),
+    ('eval', "return {cmsgpack.unpack_limit('\\1\\2\\3', 2)}", '0'),
+    ('eval', "return {cmsgpack.unpack_limit('\\1\\2\\3', -1)}", '0'),
+    ('eval', "return {cmsgpack.unpack_one('\\1\\2\\3', 9)}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\205\\1')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\193')}", '0'),
+    ('eval', "return cmsgpack.pack({['1']=5})", '0'),
+    ('eval', 'return cmsgpack.pack({1, 2, nil, 4})', '0'),
+    ('eval', 'return cmsgpack.pack({[1]=1, [3]=3})', '0'),
+    ('eval', 'return cmsgpack.pack(2^31, 2^63, -2^63, 0.5, 1e300)', '0'),
+    ('eval', 'local t = {} t[1] = t return cmsgpack.pack(t)', '0'),
+    ('eval', 'return {cmsgpack.unpack(cmsgpack.pack({a=1, b={1,2}}))}', '0'),
+    ('eval', 'local t = cmsgpack.unpack(cmsgpack.pack({a=1, b={1,2}})) return {t.a, t.b[2]}', '0'),
+    ('eval', 'return cmsgpack.unpack({})', '0'),
+    ('eval', "return {cmsgpack.unpack('')}", '0'),
+    ('eval', 'return cmsgpack.pack(-33, -128, -129, -32768, -32769, -2^31, -2^31-1, 127, 128, 255, 256, 65535, 65536, 2^32-1, 2^32)', '0'),
+    ('eval', 'return {cmsgpack.unpack(cmsgpack.pack(-33, -128, -129, -32768, -32769, -2^31, -2^31-1, 127, 128, 255, 256, 65535, 65536, 2^32-1, 2^32))}', '0'),
+    ('eval', 'local t = {} for i=1,20 do t[i] = i end return cmsgpack.pack(t)', '0'),
+    ('eval', "local t = {} for i=1,20 do t['k'..i] = i end return cmsgpack.pack(t)", '0'),
+    ('eval', 'return cmsgpack.pack(function() end, cmsgpack)', '0'),
+    ('eval', "local s = cmsgpack.pack({1,{2,{3}},{x='y'}}) local t = cmsgpack.unpack(s) return cmsgpack.pack(t) == s", '0'),
+    ('eval', "return {cmsgpack.unpack('\\202\\63\\192\\0\\0\\203\\63\\248\\0\\0\\0\\0\\0\\0')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\146\\1')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\217\\3abc\\218\\0\\1z\\219\\0\\0\\0\\1q')}", '0'),
+    ('eval', "return {cmsgpack.unpack('\\192\\194\\195\\208\\255\\209\\255\\0\\210\\255\\255\\255\\0\\211\\255\\255\\255\\255\\255\\255\\255\\0')}", '0'),
+    ('eval', "return {cmsgpack.unpack_limit('\\1\\2\\3', 0, 1)}", '0'),
+    ('eval', "return {cmsgpack.unpack_limit('\\1\\2\\3')}", '0'),
+    ('eval', "return {cmsgpack.unpack_limit('\\1\\2\\3', 'x')}", '0'),
+    ('eval', "return {cmsgpack.unpack_one('\\1\\2\\3', '1')}", '0'),
+    ('eval', 'return {cmsgpack.unpack(12)}', '0'),
+    ('eval', 'cmsgpack.pack = 1', '0'),
+    ('eval', 'return {type(redis.call), type(cmsgpack.pack), type(bit.band), type(print), type(1), type(cjson.null)}', '0'),
+    ('eval', 'return cjson.encode(redis)', '0'),
     ('eval', "return {struct.pack('>i', 1), struct.pack('<i', -2), struct.pack('h', 300), struct.pack('B', 255), struct.pack('b', -1)}", '0'),
     ('eval', "return {struct.pack('>I2', 258), struct.pack('i8', 2^40), struct.pack('l', -5), struct.pack('L', 2^63)}", '0'),
     ('eval', "return struct.pack('i16', 1)", '0'),

@@ -70,13 +70,18 @@ def _lua_type(value: Any) -> str:
         return "string"
     if cls is int or cls is float:
         return "number"
-    return lua51.lua_type(value) or "userdata"
+    # A host (Python) function comes back as the Python callable; scripts know it as a function.
+    return lua51.lua_type(value) or ("function" if callable(value) else "userdata")
 
 
 class CJson:
     """The cjson functions bound to one Lua runtime; `null` is a Lua userdata made by the prelude."""
 
-    def __init__(self, null: Any, new_table: Callable[[], Any], rawset: Callable[..., Any], rawget: Callable[..., Any], rawequal: Callable[..., Any]) -> None:
+    def __init__(
+        self, null: Any, new_table: Callable[[], Any], rawset: Callable[..., Any], rawget: Callable[..., Any],
+        rawequal: Callable[..., Any], see_through: Callable[[Any], Any],
+    ) -> None:
+        self.see_through = see_through  # a readonly proxy encodes as the table behind it
         self.null = null
         self.new_table = new_table
         self.rawset = rawset
@@ -100,6 +105,7 @@ class CJson:
         elif kind == "nil":
             out.append(b"null")
         elif kind == "table":
+            value = self.see_through(value)
             depth += 1
             if depth > MAX_DEPTH:
                 raise JsonError(f"Cannot serialise, excessive nesting ({depth})")

@@ -33,6 +33,7 @@ from respdb.scripting.convert import (
     lua_tostring,
     unwrap,
 )
+from respdb.scripting.msgpacklib import Cmsgpack
 from respdb.scripting.prelude import PRELUDE
 from respdb.scripting.structlib import StructLib
 from respdb.server.client import Client
@@ -151,10 +152,16 @@ class LuaEngine:
             b"bit": self.lua.table_from(BitLib(self._positioned_error).functions()),
             b"cjson_encode": self._cjson_encode, b"cjson_decode": self._cjson_decode,
             b"struct": self.lua.table_from(StructLib(self._positioned_error).functions()),
+            b"cmsgpack": self.lua.table_from(
+                Cmsgpack(
+                    self._positioned_error, lambda: self.api.new_table(), lambda t: self.api.length(t),
+                    lambda t: self.api.see_through(t),
+                ).functions()
+            ),
         }
         self.api = boot(self.lua.table_from(callbacks))
         api = self.api
-        self.cjson = CJson(api.json_null, api.new_table, api.rawset, api.rawget, api.rawequal)
+        self.cjson = CJson(api.json_null, api.new_table, api.rawset, api.rawget, api.rawequal, api.see_through)
         self._error_table = self.api.error_table
         self._plain_error = self.api.plain_error_table
         self._status_table = self.api.status_table

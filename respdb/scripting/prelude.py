@@ -221,8 +221,38 @@ end
 
 local bit_lib = protect(copy(py.bit))
 local struct_lib = protect(copy(py.struct))
+-- Fields in luaopen_create's order, so lua_next walks them as Redis's table.
+local cmsgpack_real = {}
+cmsgpack_real.pack = py.cmsgpack.pack
+cmsgpack_real.unpack = py.cmsgpack.unpack
+cmsgpack_real.unpack_one = py.cmsgpack.unpack_one
+cmsgpack_real.unpack_limit = py.cmsgpack.unpack_limit
+cmsgpack_real._NAME = "cmsgpack"
+cmsgpack_real._VERSION = "lua-cmsgpack 0.4.0"
+cmsgpack_real._COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo"
+cmsgpack_real._DESCRIPTION = "MessagePack C implementation for Lua"
+local cmsgpack_lib = protect(cmsgpack_real)
 local cjson_lib = protect({encode = py.cjson_encode, decode = py.cjson_decode, null = json_null,
                            _NAME = "cjson", _VERSION = "2.1.0"})
+
+-- Host (Python) functions are userdata in Lua; scripts must see them as functions, as Redis's C
+-- functions are.
+local host_functions = setmetatable({}, {__mode = "k"})
+local function register_host_functions(t)
+  for _, v in next, t do
+    if type(v) == "userdata" then host_functions[v] = true end
+  end
+end
+register_host_functions(py)
+register_host_functions(py.bit)
+register_host_functions(py.struct)
+register_host_functions(py.cmsgpack)
+
+local function safe_type(v)
+  local t = type(v)
+  if t == "userdata" and host_functions[v] then return "function" end
+  return t
+end
 
 local function base_env()
   local string_lib, table_lib, math_lib = copy(string), copy(table), copy(math)
@@ -231,9 +261,9 @@ local function base_env()
     getmetatable = getmetatable, ipairs = ipairs, load = safe_load, loadstring = safe_loadstring,
     next = safe_next, pairs = safe_pairs, pcall = safe_pcall, rawequal = rawequal, rawget = safe_rawget,
     rawset = py.rawset, select = select, setmetatable = py.setmetatable, tonumber = tonumber,
-    tostring = tostring, type = type, unpack = unpack, xpcall = safe_xpcall, _VERSION = _VERSION,
+    tostring = tostring, type = safe_type, unpack = unpack, xpcall = safe_xpcall, _VERSION = _VERSION,
     string = protect(string_lib), table = protect(table_lib), math = protect(math_lib),
-    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib, struct = struct_lib,
+    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib, struct = struct_lib, cmsgpack = cmsgpack_lib,
   }
 end
 

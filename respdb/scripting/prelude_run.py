@@ -128,7 +128,8 @@ local function args_tables(nkeys, ...)
 end
 
 local api = {is_readonly = is_readonly, rawset = rawset, setmetatable = setmetatable, plain_error_table = error_table,
-             rawget = rawget, rawequal = rawequal, json_null = json_null, new_table = function() return {} end}
+             rawget = rawget, rawequal = rawequal, json_null = json_null, new_table = function() return {} end,
+             length = function(t) return #t end, see_through = see_through}
 function api.status_table(s)
   local t = {}
   t.ok = s
