@@ -68,7 +68,9 @@ def setbit(ctx: Client, key: bytes, offset: bytes, bit: bytes) -> int:
     current = value[byte]
     updated = (current & ~(1 << shift)) | (on << shift)
     if updated != current:
-        value = value[:byte] + bytes((updated,)) + value[byte + 1 :]
+        # One copy into the new string (slicing bytes would copy both halves first).
+        view = memoryview(value)
+        value = b"".join((view[:byte], bytes((updated,)), view[byte + 1 :]))
     _store(ctx, key, value, old is not None)
     ctx.db.changed(key, "$", "setbit")  # Redis counts SETBIT as a write even when the bit is unchanged
     return (current >> shift) & 1
