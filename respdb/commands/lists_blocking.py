@@ -58,7 +58,7 @@ def parse_timeout(raw: bytes) -> float | None:
 
 
 def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: Any, exec_reply: Any = NULL_ARRAY) -> Any:
-    """Park the client: `serve_key(key)` is tried on the key that was signalled ready.
+    """Park the client: `serve_key(key, list)` runs when `key` is signalled ready and holds elements.
 
     Every list wait times out with a null array (BLMOVE too, in Redis 7.0); inside MULTI/EXEC or a
     script the command cannot wait and answers `exec_reply` at once (a null bulk for BLMOVE).
