@@ -49,6 +49,7 @@ class PubSub:
         self.held: list[bytes] = []
         # Messages not yet written, per subscriber, flushed once per event-loop turn.
         self.pending: dict[Client, list[bytes]] = {}
+        self.pending_size: dict[Client, int] = {}  # bytes counted so far in long queues
         self.flush_scheduled = False
         # client id → monotonic time its output buffer was first seen past the soft limit.
         self.soft_since: dict[int, float] = {}
@@ -170,18 +171,27 @@ class PubSub:
                     self.flush_scheduled = True
                     loop.call_soon(self.flush)
         parts.append(data)
-        if (
-            len(data) >= _QUEUE_BYTES
-            or (not len(parts) & 127 and sum(map(len, parts)) >= _QUEUE_TOTAL_BYTES)
-            or self.server.loop is None
-        ):
+        if len(data) >= _QUEUE_BYTES or self.server.loop is None:
             del self.pending[client]
+            if self.pending_size:
+                self.pending_size.pop(client, None)
             self._write(client, parts)
+        elif not len(parts) & 127:
+            # Every 128 messages, add up the last 128: amortised O(1) size tracking.
+            size = self.pending_size.get(client, 0) + sum(map(len, parts[-128:]))
+            if size >= _QUEUE_TOTAL_BYTES:
+                del self.pending[client]
+                self.pending_size.pop(client, None)
+                self._write(client, parts)
+            else:
+                self.pending_size[client] = size
 
     def flush(self) -> None:
         """Write the queued messages of this loop turn."""
         self.flush_scheduled = False
         pending, self.pending = self.pending, {}
+        if self.pending_size:
+            self.pending_size.clear()
         for client, parts in pending.items():
             self._write(client, parts)
 
