@@ -9,6 +9,7 @@ import select
 import socket
 import time
 
+import hiredis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -460,3 +461,46 @@ def _crowd_run(server: ServerProcess, actions: list) -> list[tuple[str, bytes]]:
 @given(actions=st.lists(ACTION, min_size=1, max_size=14))
 def test_random_waiters_and_pushes_match_redis(server, oracle, actions):
     assert _crowd_run(server, actions) == _crowd_run(oracle, actions)
+
+
+@pytest.mark.parametrize("target", ["respdb", "redis"])
+def test_no_element_lost_or_duplicated_under_many_waiters(server, oracle, target):
+    """50 clients loop on BLPOP/BRPOP/BLMPOP with short timeouts while a producer pushes 3000 elements:
+    every element is delivered exactly once (to a waiter or left in a list). Run on redis-server too,
+    which shows the check itself is sound."""
+    server = server if target == "respdb" else oracle
+    waiters = [Raw(server.port) for _ in range(50)]
+    readers = [hiredis.Reader() for _ in waiters]
+    producer = Raw(server.port)
+    producer.request(resp("FLUSHALL"))
+    keys = ["q0", "q1", "q2"]
+    commands = [("BLPOP", *keys, "0.05"), ("BRPOP", "q2", "q1", "0.02"), ("BLMPOP", "0.03", "3", *keys, "LEFT", "COUNT", "3")]
+    for i, w in enumerate(waiters):
+        w.send(resp(*commands[i % 3]))
+    received: list[bytes] = []
+    active = set(range(len(waiters)))
+    pushed = 0
+    deadline = time.monotonic() + 60
+    while active:
+        assert time.monotonic() < deadline, "waiters did not finish"
+        if pushed < 3000:
+            producer.request(resp("RPUSH", keys[pushed % 3], *[f"e{pushed + j}" for j in range(10)]))
+            pushed += 10
+        readable, _, _ = select.select([waiters[i].sock for i in active], [], [], 0.01)
+        for i in list(active):
+            if waiters[i].sock not in readable:
+                continue
+            readers[i].feed(waiters[i].sock.recv(65536))
+            while (reply := readers[i].gets()) is not False:
+                if reply is not None:  # a timeout; otherwise [key, element] or [key, [elements]]
+                    received.extend(reply[1] if isinstance(reply[1], list) else [reply[1]])
+                if pushed < 3000:
+                    waiters[i].send(resp(*commands[i % 3]))
+                else:
+                    active.discard(i)
+    for w in waiters:
+        w.close()
+    left = [e for key in keys for e in re.findall(rb"e\d+", producer.request(resp("LRANGE", key, "0", "-1")))]
+    producer.close()
+    assert sorted(received + left) == sorted(f"e{i}".encode() for i in range(3000))
+    assert received
