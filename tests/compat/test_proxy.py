@@ -160,3 +160,41 @@ def test_proxy_holds_one_connection_and_time_out_renews_idle_ones(compat_respdb)
         kept = p2._handle.r.client_id()
     with c2.get_proxy() as p3:
         assert p3._handle.r.client_id() == kept
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+monkey.patch_all()
+import sys
+import gevent
+import cyberdb
+
+client = cyberdb.connect(port=int(sys.argv[1]), time_out=900)
+with client.get_proxy() as proxy:
+    proxy.create_cyberdict("g")
+
+def worker(n):
+    with client.get_proxy() as proxy:
+        d = proxy.get_cyberdict("g")
+        for i in range(20):
+            d[f"{n}:{i}"] = i
+        return sum(d[f"{n}:{i}"] for i in range(20))
+
+jobs = [gevent.spawn(worker, n) for n in range(50)]
+gevent.joinall(jobs, raise_error=True)
+assert [j.value for j in jobs] == [190] * 50
+with client.get_proxy() as proxy:
+    assert len(proxy.get_cyberdict("g")) == 1000
+print("ok")
+"""
+
+
+def test_connect_works_under_gevent_monkey_patching(compat_respdb) -> None:
+    import subprocess
+    import sys
+
+    compat_respdb.client().flushall()
+    done = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT, str(compat_respdb.port)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
