@@ -5,7 +5,7 @@ Layout (documented for other Redis clients in docs/compat.md):
 - Every other value starts with the byte 0xFF, which never occurs in valid UTF-8, so a stored value can
   never be mistaken for a string and no string needs escaping. The next byte is a type tag:
   `b` bytes (raw), `i` int (decimal), `f` float (`repr`, so inf/nan/-0.0 round-trip), `T`/`F` bool,
-  `N` None, `s` a str that is not valid UTF-8 (lone surrogates, stored with `surrogatepass`),
+  `N` None, `x` an int of more than 14000 bits (hex: Python limits decimal conversion), `s` a str that is not valid UTF-8 (lone surrogates, stored with `surrogatepass`),
   `j` a container (list/tuple/dict/set/frozenset, nested) as JSON with tagged objects (see `_to_tree`).
 No pickle: decoding never constructs anything but built-in values, so data read from Redis cannot run code.
 """
@@ -30,6 +30,9 @@ _T_DICT = "\x00d"
 _T_BYTES = "\x00b"
 _T_SET = "\x00s"
 _T_FROZENSET = "\x00f"
+_T_BIGINT = "\x00x"
+# Python refuses int <-> decimal str conversions past 4300 digits (CVE-2020-10735); bigger ints use hex.
+_BIG_BITS = 14000
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 
@@ -37,6 +40,8 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 def _to_tree(value: Any) -> Any:
     """Turn a value into something json can write, with NUL-tagged objects for what JSON lacks."""
     cls = value.__class__
+    if cls is int and value.bit_length() > _BIG_BITS:
+        return {_T_BIGINT: hex(value)}
     if cls is str or cls is int or cls is float or cls is bool or value is None:
         return value
     if cls is list:
@@ -70,6 +75,8 @@ def _from_object(obj: dict[str, Any]) -> Any:
                 return set(inner)
             if key == _T_FROZENSET:
                 return frozenset(inner)
+            if key == _T_BIGINT:
+                return int(inner, 16)
             raise ValueError(f"unknown cyberdb tag {key!r}")
     return obj
 
@@ -88,6 +95,8 @@ def encode(value: Any) -> bytes:
     if cls is bytes:
         return b"\xffb" + value
     if cls is int:
+        if value.bit_length() > _BIG_BITS:
+            return b"\xffx" + hex(value).encode()
         return b"\xffi" + str(value).encode()
     if cls is bool:
         return _TRUE if value else _FALSE
@@ -113,6 +122,8 @@ def decode(data: bytes) -> Any:
         return int(data[2:])
     if tag == b"f":
         return float(data[2:])
+    if tag == b"x":
+        return int(data[2:], 16)
     if tag == b"T":
         return True
     if tag == b"F":

@@ -38,6 +38,12 @@ def test_codec_falsy_and_edge_values_survive(value: Any) -> None:
     assert shape(decode(encode(value))) == shape(value)
 
 
+def test_codec_ints_past_pythons_decimal_limit() -> None:
+    for value in [10**5000, -(2**20000), [10**5000, {"k": 10**6000}], (10**4999,)]:
+        assert shape(decode(encode(value))) == shape(value)
+    assert encode(10**5000)[:2] == b"\xffx"
+
+
 def test_codec_nan_round_trips() -> None:
     assert math.isnan(decode(encode(math.nan)))
 
