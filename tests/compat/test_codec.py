@@ -23,6 +23,8 @@ def shape(x: Any) -> Any:
         return (cls.__name__, sorted(repr(shape(v)) for v in x))
     if cls is float:
         return ("float", repr(x))
+    if cls is int:
+        return ("int", hex(x))  # repr() refuses ints past 4300 digits
     return (cls.__name__, repr(x))
 
 
