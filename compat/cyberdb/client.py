@@ -64,7 +64,8 @@ def redis_options(host: str, port: int, password: str | None, encrypt: bool, tim
         "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), 3),
     }
     if encrypt:
-        options.update(ssl=True, ssl_check_hostname=False, ssl_cert_reqs="required",
+        # With a CA, the certificate must also name the host; a pinned certificate is checked whole.
+        options.update(ssl=True, ssl_check_hostname=bool(ca_certs), ssl_cert_reqs="required",
                        ssl_ca_certs=ca_certs or tls.trusted_certificate(host, port))
     return options
 
