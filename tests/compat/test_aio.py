@@ -74,3 +74,16 @@ def test_aioconnect_many_concurrent_tasks(backend: ServerProcess) -> None:
         await client.close()
 
     asyncio.run(main())
+
+
+def test_aioconnect_time_out_renews_idle_connections(backend: ServerProcess) -> None:
+    async def main() -> None:
+        renewing = cyberdb.aioconnect(port=backend.port, time_out=0)
+        ids = [await renewing.redis.client_id() for _ in range(3)]
+        assert len(set(ids)) == 3
+        keeping = cyberdb.aioconnect(port=backend.port, time_out=900)
+        assert len({await keeping.redis.client_id() for _ in range(3)}) == 1
+        await renewing.close()
+        await keeping.close()
+
+    asyncio.run(main())
