@@ -302,3 +302,22 @@ def test_redis_log_reaches_server_log() -> None:
         while "hello from lua 42" not in sp.log_text():
             assert time.monotonic() < end, sp.log_text()
             time.sleep(0.02)
+
+
+def test_eval_writes_replay_from_aof(tmp_path) -> None:
+    """A script's writes reach the append-only log as one MULTI/EXEC batch (with its SELECTs), and
+    redis.set_repl(redis.REPL_NONE) keeps a write out of it, as in Redis."""
+    args = ("--appendonly", "yes", "--appendfsync", "always")
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        client = sp.client()
+        script = "redis.call('set', KEYS[1], '1') redis.call('incr', KEYS[1]) redis.call('select', '3') redis.call('set', KEYS[2], 'x') return 1"
+        assert client.eval(script, 2, "a", "b") == 1
+        assert client.eval("redis.set_repl(redis.REPL_NONE) redis.call('set', 'unlogged', '1') return 1", 0) == 1
+        assert client.get("unlogged") == b"1"
+        client.close()
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        client = sp.client()
+        assert client.get("a") == b"2"
+        assert client.get("unlogged") is None
+        assert sp.client(db=3).get("b") == b"x"
+        client.close()
