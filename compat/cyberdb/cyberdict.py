@@ -181,6 +181,11 @@ class CyberDict(MutableMapping):
             return NotImplemented
         return self.todict() | dict(other.items())
 
+    def __ror__(self, other: object) -> dict[Any, Any]:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(other.items()) | self.todict()
+
     def __ior__(self, other: Any) -> CyberDict:
         self.update(other)
         return self

@@ -57,7 +57,7 @@ def test_cyberdict_update_with_kwargs_and_pairs(d: cyberdb.CyberDict) -> None:
     d |= {"e": 5}
     assert d == {"a": 1, "b": 2, "c": 4, "e": 5}
     assert d.copy() == {"a": 1, "b": 2, "c": 4, "e": 5} and type(d.copy()) is dict
-    assert (d | {"a": 0})["a"] == 0
+    assert (d | {"a": 0})["a"] == 0 and ({"a": 0, "z": 1} | d) == {"a": 1, "b": 2, "c": 4, "e": 5, "z": 1}
 
 
 def test_cyberdict_contains_is_one_hexists(d: cyberdb.CyberDict, client: cyberdb.Client) -> None:
