@@ -123,3 +123,14 @@ def test_encode_markers():
 def test_encoder_rejects_str():
     with pytest.raises(TypeError):
         encode_resp2("text")
+
+
+def test_huge_multibulk_count_does_not_preallocate():
+    """hiredis would reserve the whole array for `*2000000000`; such counts go to the Python parser,
+    which holds only the arguments actually received."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    parser = RequestParser()
+    assert parser.feed(b"*2000000000\r\n$3\r\nSET\r\n") == []
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KiB: < 100 MB

@@ -10,10 +10,18 @@ many reads is scanned once.
 
 from __future__ import annotations
 
+import re
+
 import hiredis
 
 INLINE_MAX = 64 * 1024  # Redis PROTO_INLINE_MAX_SIZE
 MBULK_BIG_ARG = 32 * 1024
+
+
+# hiredis allocates a multibulk's whole array as soon as it reads the count, so `*2000000000`
+# would make it reserve 16 GB. Any read that mentions a count of 100,000 or more (or merely
+# contains such text inside a value) goes to the Python parser, which grows argv as args arrive.
+_BIG_COUNT = re.compile(rb"\*-?\d{6}").search
 
 
 class ProtocolError(Exception):
@@ -114,7 +122,7 @@ class RequestParser:
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        if not self._buf and data[:1] == b"*" and not self.auth_required:
+        if not self._buf and data[:1] == b"*" and not self.auth_required and _BIG_COUNT(data) is None:
             cmds = self._feed_hiredis(data)
             if cmds is not None:
                 return cmds
