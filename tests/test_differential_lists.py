@@ -47,7 +47,8 @@ BIT_CASES = [
     [("SET", "s", "hello"), ("BITFIELD_RO", "s", "GET", "u8", "0", "GET", "i4", "#3"), ("BITFIELD_RO", "s", "SET", "u8", "0", "1"), ("BITFIELD_RO", "s", "INCRBY", "x", "0", "1"), ("BITFIELD_RO", "s", "OVERFLOW", "WRAP"), ("BITFIELD_RO", "s", "FOO"), ("BITFIELD_RO", "none", "GET", "i64", "0"), ("BITFIELD_RO", "none")],
     [("BITFIELD", "f", "INCRBY", "i64", "0", "9223372036854775807", "INCRBY", "i64", "0", "1", "OVERFLOW", "SAT", "INCRBY", "i64", "0", "1", "INCRBY", "i64", "0", "-9223372036854775808", "INCRBY", "i64", "0", "-9223372036854775808")],
     [("BITFIELD", "f", "SET", "i8", "0", "-9223372036854775808", "OVERFLOW", "SAT", "SET", "i8", "8", "-9223372036854775808", "SET", "i8", "16", "9223372036854775807", "OVERFLOW", "FAIL", "SET", "u63", "24", "-1", "GET", "u63", "24")],
-    [("LPUSH", "l", "a"), ("BITFIELD", "l", "GET", "u8", "0"), ("BITFIELD", "l", "SET", "u8", "0", "1"), ("BITFIELD_RO", "l", "GET", "u8", "0"), ("BITCOUNT", "l"), ("BITPOS", "l", "1"), ("BITOP", "AND", "d", "l"), ("BITOP", "AND", "l", "none")],
+    [("SET", "w", "abcdefghij"), ("BITFIELD", "w", "SET", "u8", "24", "65", "GET", "u16", "800", "INCRBY", "i5", "#3", "7"), ("GET", "w"), ("BITFIELD", "w", "GET", "u8", "0", "SET", "i8", "96", "1"), ("GET", "w"), ("BITFIELD", "w", "SET", "u4", "160", "15"), ("GET", "w"), ("BITFIELD", "n", "GET", "u8", "64", "SET", "u8", "8", "1"), ("GET", "n")],
+    [("LPUSH", "l", "a"), ("BITFIELD", "l", "GET", "u8", "0"), ("BITFIELD", "l", "SET", "u8", "0", "1"), ("BITFIELD_RO", "l", "GET", "u8", "0"), ("BITFIELD_RO", "l", "SET", "u1", "0", "0"), ("BITCOUNT", "l"), ("BITPOS", "l", "1"), ("BITOP", "AND", "d", "l"), ("BITOP", "AND", "l", "none")],
 ]
 
 

@@ -321,22 +321,28 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
         else:
             j += 3
         ops.append((opcode, signed, bits, offset, arg, owtype))
+    if highest >= 0 and readonly_cmd:
+        raise CommandError(errors.BITFIELD_RO_GET_ONLY)  # before the type check, as in Redis
     old = _string(ctx, key)
     if highest < 0:
         source = old or b""
         return [_get_field(source, offset, bits, signed) for _, signed, bits, offset, _, _ in ops]
-    if readonly_cmd:
-        raise CommandError(errors.BITFIELD_RO_GET_ONLY)
-    buf = bytearray(old or b"")
-    need = (highest >> 3) + 1
-    if len(buf) < need:
-        buf.extend(bytes(need - len(buf)))
+    # Work on a copy of just the bytes the operations touch, so a BITFIELD on a big bitmap copies the
+    # rest of the string once (into the new value) instead of twice through a bytearray.
+    source = old or b""
+    size = max(len(source), (highest >> 3) + 1)
+    lo = min(offset >> 3 for _, _, _, offset, _, _ in ops)
+    hi = max((offset + bits - 1) >> 3 for _, _, bits, offset, _, _ in ops)
+    window = bytearray(source[lo : hi + 1])
+    window.extend(bytes(hi + 1 - lo - len(window)))
+    base = lo * 8
     out: list[Any] = []
     for opcode, signed, bits, offset, arg, ow in ops:
+        offset -= base
         if opcode == _GET:
-            out.append(_get_field(buf, offset, bits, signed))
+            out.append(_get_field(window, offset, bits, signed))
             continue
-        current = _get_field(buf, offset, bits, signed)
+        current = _get_field(window, offset, bits, signed)
         check = _signed_overflow if signed else _unsigned_overflow
         if opcode == _INCRBY:
             overflow, limited = check(current, arg, bits, ow)
@@ -353,9 +359,13 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
             out.append(None)
         else:
             out.append(reply)
-            _set_field(buf, offset, bits, new)
+            _set_field(window, offset, bits, new)
+    # GETs past the end may have widened the window beyond the string; the string keeps its size.
+    view = memoryview(source)
+    gap = bytes(max(0, lo - len(source)))
+    result = b"".join((view[:lo], gap, memoryview(window)[: min(hi + 1, size) - lo], view[hi + 1 :]))
     # Redis creates/grows the string and counts the write even when every operation FAILed.
-    _store(ctx, key, bytes(buf), old is not None)
+    _store(ctx, key, result, old is not None)
     ctx.db.changed(key, "$", "setbit")
     return out
 
