@@ -389,13 +389,11 @@ class Stream:
 
     # --- copying and state ------------------------------------------------------------------------
     def clone(self) -> Stream:
-        return Stream.from_state(self.to_state(), _nodes=self._node_state())
-
-    def _node_state(self) -> list[list[Any]]:
-        return [[list(n.master_id), list(n.last_id), list(n.fields), n.count, n.deleted, n.body] for n in self.nodes]
+        return Stream.from_state(self.to_state())
 
     def to_state(self) -> dict[str, Any]:
-        """Everything as plain data (lists, ints, bytes) for snapshots and DUMP."""
+        """Everything as plain data (lists, ints, bytes) for snapshots, DUMP and COPY. "nodes" keeps the
+        listpack layout, as Redis's RDB keeps its listpacks, so `~` trims and XINFO agree after a load."""
         groups = []
         for name, g in self.groups.items():
             groups.append(
@@ -417,43 +415,103 @@ class Stream:
             "entries_added": self.entries_added,
             "max_deleted_entry_id": list(self.max_deleted_id),
             "groups": groups,
+            "nodes": [[*n.master_id, *n.last_id, list(n.fields), n.count, n.deleted, n.body] for n in self.nodes],
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], _nodes: list[list[Any]] | None = None) -> Stream:
+    def from_state(cls, state: dict[str, Any]) -> Stream:
+        """The inverse of to_state. The state may come from a file or a RESTORE payload, so anything
+        inconsistent raises ValueError instead of building a stream that breaks later."""
         s = cls()
-        if _nodes is None:
-            for ms, seq, pairs in state["entries"]:
-                s.append((ms, seq), list(pairs), 4096, 100)
-        else:
-            for ms, seq, pairs in state["entries"]:
-                s.entries[(ms, seq)] = list(pairs)
-            for master, last, fields, count, deleted, body in _nodes:
-                node = Node(tuple(master), tuple(fields))  # type: ignore[arg-type]
-                node.last_id, node.count, node.deleted, node.body = tuple(last), count, deleted, body  # type: ignore[assignment]
-                s.nodes.append(node)
-                s.node_keys.append(node.master_id)
-        s.last_id = tuple(state["last_id"])  # type: ignore[assignment]
-        s.entries_added = state["entries_added"]
-        s.max_deleted_id = tuple(state["max_deleted_entry_id"])  # type: ignore[assignment]
+        prev: StreamID | None = None
+        for ms, seq, pairs in state["entries"]:
+            sid = _id((ms, seq))
+            if (prev is not None and sid <= prev) or not pairs or len(pairs) % 2:
+                raise ValueError("stream entries out of order or with an odd field count")
+            if not all(isinstance(x, bytes) for x in pairs):
+                raise ValueError("stream fields must be strings")
+            s.entries[sid] = list(pairs)
+            prev = sid
+        s.last_id = _id(state["last_id"])
+        if prev is not None and s.last_id < prev:
+            raise ValueError("stream last id below its top entry")
+        s.entries_added = _int(state["entries_added"], 0)
+        s.max_deleted_id = _id(state["max_deleted_entry_id"])
         first = state.get("first_id")
-        if first is not None:
-            s.first_id = tuple(first)  # type: ignore[assignment]
-        else:
-            s.refresh_first_id()
+        s.first_id = _id(first) if first is not None else (s.entries.first() if prev is not None else MIN_ID)
+        if not s._load_nodes(state.get("nodes")):
+            s._rebuild_nodes()
         for gs in state["groups"]:
-            g = Group(tuple(gs["last_id"]), gs["entries_read"])  # type: ignore[arg-type]
+            name = gs["name"]
+            if not isinstance(name, bytes) or name in s.groups:
+                raise ValueError("bad or duplicate group name")
+            g = Group(_id(gs["last_id"]), _int(gs["entries_read"], -1))
             for cs in gs["consumers"]:
-                g.consumers[cs["name"]] = Consumer(cs["name"], cs["seen_time"])
+                cname = cs["name"]
+                if not isinstance(cname, bytes) or cname in g.consumers:
+                    raise ValueError("bad or duplicate consumer name")
+                g.consumers[cname] = Consumer(cname, _int(cs["seen_time"], -(2**63)))
             for ms, seq, cname, when, count in gs["pel"]:
-                consumer = g.consumers.get(cname) if cname is not None else None
-                nack = NACK(consumer, when)
-                nack.delivery_count = count
-                g.pel[(ms, seq)] = nack
-                if consumer is not None:
-                    consumer.pel[(ms, seq)] = nack
-            s.groups[gs["name"]] = g
+                sid = _id((ms, seq))
+                consumer = g.consumers.get(cname) if isinstance(cname, bytes) else None
+                if consumer is None or sid in g.pel:
+                    raise ValueError("pending entry without a consumer, or listed twice")
+                nack = NACK(consumer, _int(when, -(2**63)))
+                nack.delivery_count = _int(count, 0)
+                g.pel[sid] = consumer.pel[sid] = nack
+            s.groups[name] = g
         return s
+
+    def _load_nodes(self, nodes: Any) -> bool:
+        """Adopt a saved listpack layout if it accounts for exactly the entries we hold."""
+        if not isinstance(nodes, list) or not nodes:
+            return False
+        ids = self.entries.ids
+        pos = 0
+        prev_last: StreamID | None = None
+        built = []
+        try:
+            for mms, mseq, lms, lseq, fields, count, deleted, body in nodes:
+                master, last = _id((mms, mseq)), _id((lms, lseq))
+                if master > last or (prev_last is not None and master <= prev_last):
+                    return False
+                live = bisect_right(ids, last) - pos
+                if live < 1 or live != count or ids[pos] < master or not all(isinstance(f, bytes) for f in fields):
+                    return False
+                node = Node(master, tuple(fields))
+                node.last_id, node.count, node.deleted, node.body = last, count, _int(deleted, 0), _int(body, 0)
+                built.append(node)
+                pos += live
+                prev_last = last
+        except (TypeError, ValueError):
+            return False
+        if pos != len(ids):
+            return False
+        self.nodes = built
+        self.node_keys = [n.master_id for n in built]
+        return True
+
+    def _rebuild_nodes(self) -> None:
+        """Lay the entries out as consecutive XADDs with the default node limits would have."""
+        self.nodes, self.node_keys = [], []
+        saved = (self.last_id, self.entries_added, self.first_id)
+        entries, self.entries = self.entries, Entries()
+        for sid, pairs in entries.items():
+            self.append(sid, pairs, 4096, 100)
+        self.last_id, self.entries_added, self.first_id = saved
+
+
+def _int(v: Any, lo: int) -> int:
+    if v.__class__ is not int or not lo <= v < 2**63:
+        raise ValueError("bad integer in stream state")
+    return v
+
+
+def _id(v: Any) -> StreamID:
+    ms, seq = v
+    if ms.__class__ is not int or seq.__class__ is not int or not (0 <= ms <= U64_MAX and 0 <= seq <= U64_MAX):
+        raise ValueError("bad stream id")
+    return (ms, seq)
 
 
 def _rax_count(keys: list[bytes], depth: int) -> int:
