@@ -205,6 +205,46 @@ def test_bzpopmin_keeps_waiting_while_key_holds_another_type(server, r):
     waiter.close()
 
 
+def test_bzpopmin_served_after_exec_sees_the_whole_transaction(server, r):
+    waiter = Raw(server.port)
+    waiter.send(resp("BZPOPMIN", "z", "0"))
+    _wait_blocked(r)
+    pipe = r.pipeline(transaction=True)
+    pipe.zadd("z", {"b": 2})
+    pipe.zadd("z", {"a": 1})
+    pipe.execute()
+    assert waiter.read_until_count(1) == b"*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"
+    assert r.zrange("z", 0, -1) == [b"b"]
+    waiter.close()
+
+
+def test_bzmpop_served_by_zunionstore(server, r):
+    waiter = Raw(server.port)
+    waiter.send(resp("BZMPOP", "0", "1", "dst", "MAX", "COUNT", "5"))
+    _wait_blocked(r)
+    r.zadd("src", {"x": 1, "y": 2})
+    r.zunionstore("dst", ["src"])
+    assert waiter.read_until_count(1) == b"*2\r\n$3\r\ndst\r\n*2\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n"
+    assert r.exists("dst") == 0
+    waiter.close()
+
+
+def test_bzpopmin_ignores_other_databases(server, r):
+    waiter = Raw(server.port)
+    waiter.request(resp("SELECT", "1"))
+    waiter.send(resp("BZPOPMIN", "z", "0"))
+    _wait_blocked(r)
+    r.zadd("z", {"a": 1})  # db 0
+    assert r.info("clients")["blocked_clients"] == 1
+    other = server.client(db=1)
+    other.zadd("z", {"b": 5})
+    assert waiter.read_until_count(1) == b"*3\r\n$1\r\nz\r\n$1\r\nb\r\n$1\r\n5\r\n"
+    assert r.zcard("z") == 1
+    other.flushdb()
+    other.close()
+    waiter.close()
+
+
 def test_bzpopmin_inside_multi_does_not_block(r):
     pipe = r.pipeline(transaction=True)
     pipe.bzpopmin("none", timeout=0)
