@@ -34,7 +34,7 @@ def check_password(ctx: Client, username: bytes, password: bytes) -> None:
     server = ctx.server
     checker = getattr(server, "acl_authenticate", None)
     if checker is not None:
-        user = checker(username, password)
+        user = checker(username, password, ctx)
         if user is None:
             raise CommandError(errors.WRONGPASS)
         ctx.user = user
@@ -53,7 +53,8 @@ def auth(ctx: Client, *args: bytes) -> object:
     if len(args) > 2:
         raise CommandError(errors.SYNTAX)
     if len(args) == 1:
-        if not ctx.server.config.requirepass and getattr(ctx.server, "acl_authenticate", None) is None:
+        acl = getattr(ctx.server, "acl", None)
+        if ("nopass" in acl.default.flags) if acl is not None else not ctx.server.config.requirepass:
             raise CommandError(errors.AUTH_NOT_CONFIGURED)
         check_password(ctx, b"default", args[0])
     else:
@@ -135,6 +136,10 @@ def reset(ctx: Client) -> object:
     ctx.flags_extra.clear()
     ctx.authenticated = not server.auth_required()
     ctx.user = "default"
+    user_changed = getattr(server, "acl_user_changed", None)
+    if user_changed is not None:  # ACL: back to the default user, whose rules may restrict
+        ctx.acl_user = None  # type: ignore[attr-defined]
+        user_changed(ctx)
     ctx.refresh_plain()
     return Simple(b"RESET")
 

@@ -18,6 +18,7 @@ from lupa import lua51
 
 from respdb import errors
 from respdb.commands.dispatch import call, resolve
+from respdb.commands.registry import lookup
 from respdb.errors import CommandError
 from respdb.protocol.types import (
     OK,
@@ -150,7 +151,7 @@ class LuaEngine:
             b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"HOOK_COUNT": HOOK_COUNT, b"VERSION": REDIS_VERSION, b"VERSION_NUM": REDIS_VERSION_NUM,
             b"bit": self.lua.table_from(BitLib(self._positioned_error).functions()),
-            b"cjson_encode": self._cjson_encode, b"cjson_decode": self._cjson_decode,
+            b"cjson_encode": self._cjson_encode, b"cjson_decode": self._cjson_decode, b"load": self._load,
             b"struct": self.lua.table_from(StructLib(self._positioned_error).functions()),
             b"cmsgpack": self.lua.table_from(
                 Cmsgpack(
@@ -304,6 +305,11 @@ class LuaEngine:
             return 2, _WRONG_ARGS if spec.startswith("ERR wrong number") else _UNKNOWN  # type: ignore[union-attr]
         if "noscript" in spec.flags:  # type: ignore[union-attr]
             return 2, b"This Redis command is not allowed from script"
+        acl = getattr(self.server, "acl", None)
+        if acl is not None:  # scripts run with the permissions of the user who called them
+            denied = acl.script_denied(run.caller, spec, argv, run.argv[0].decode("latin-1").lower())
+            if denied is not None:
+                return 2, denied
         write = spec.write  # type: ignore[union-attr]
         if run.read_only and (write or spec.name in _MAY_REPLICATE):  # type: ignore[union-attr]
             return 2, b"Write commands are not allowed from read-only scripts."
@@ -345,6 +351,29 @@ class LuaEngine:
             return self.cjson.decode(text)
         except JsonError as exc:
             raise self._positioned_error(str(exc)) from None
+
+    def _load(self, *args: Any) -> Any:
+        """load(reader [, chunkname]): a host function, so errors name the calling line even after
+        a tail call; the chunk is compiled by the sandbox's loadstring (no bytecode)."""
+        reader = args[0] if args else None
+        kind = lua51.lua_type(reader) or ("function" if callable(reader) else _type_name(reader))
+        if kind != "function":
+            got = "no value" if not args else kind
+            raise self._positioned_error(f"bad argument #1 to '{{name}}' (function expected, got {got})")
+        name = args[1] if len(args) > 1 and args[1] is not None else b"=(load)"
+        parts = []
+        while True:
+            try:
+                piece = reader()
+            except lua51.LuaError as exc:
+                raise ScriptError(str(exc).encode()) from None
+            if piece is None or piece == b"":
+                break
+            text = lua_tostring(piece)
+            if text is None:
+                return None, b"reader function must return a string"
+            parts.append(text)
+        return self.api.loadstring(b"".join(parts), name)
 
     def _raise(self, message: bytes) -> ScriptError:
         return ScriptError(self._plain_error(message))
@@ -394,10 +423,16 @@ class LuaEngine:
         argv = argv_from_lua(args)
         if argv.__class__ is bytes:
             raise self._raise(argv)  # type: ignore[arg-type]
-        found = resolve(argv)  # type: ignore[arg-type]
-        if found.__class__ is str and not found.startswith("ERR wrong number"):  # type: ignore[union-attr]
+        found = lookup(argv[0])  # type: ignore[index]
+        if found is not None and found.subcommands and len(argv) > 1:  # lookupCommand: no arity check
+            found = found.subcommands.get(argv[1].decode("latin-1").lower())  # type: ignore[index]
+        if found is None:
             raise self._raise(b"Invalid command passed to redis.acl_check_cmd()")
-        return True  # every client runs as the default user with all permissions
+        acl = getattr(self.server, "acl", None)
+        run = self.current
+        if acl is None or run is None:
+            return True
+        return bool(acl.script_allowed(run.caller, found, argv))
 
     def _rawset(self, table: Any, key: Any, value: Any) -> Any:
         if self._is_readonly(table):

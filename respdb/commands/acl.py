@@ -1,0 +1,530 @@
+"""ACL commands (CAT, DELUSER, DRYRUN, GENPASS, GETUSER, HELP, LIST, LOAD, LOG, SAVE, SETUSER, USERS,
+WHOAMI) and the per-server ACL state they act on: the users, the ACL log, the aclfile, and the
+hooks that authenticate clients and refuse what their user may not run.
+
+Clients authenticated as a user without restrictions stay `plain` (dispatch's fast path checks
+nothing); a restricted user's clients carry the "acl" marker in `flags_extra`, which sends every
+command through `server.reject`, where `_reject` runs the check.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from typing import Any
+
+from respdb import errors
+from respdb.commands.args import to_int
+from respdb.commands.connection import client_info_line
+from respdb.commands.registry import CommandSpec, command, lookup
+from respdb.config import param
+from respdb.errors import CommandError, StartupError, err
+from respdb.protocol.types import OK, Double, Map, Set, Simple
+from respdb.server import acl as rules
+from respdb.server.acl import RuleError, User, has_spaces, merge_selector_args
+from respdb.server.client import Client
+from respdb.server.hooks import on_server_init
+
+param("aclfile", "string", "", mutable=False)
+param("acllog-max-len", "int", 128)
+param("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels"))
+
+_MARK = "acl"
+_LOG_GROUP_MS = 60_000
+_REASONS = {rules.DENIED_CMD: b"command", rules.DENIED_KEY: b"key", rules.DENIED_AUTH: b"auth", rules.DENIED_CHANNEL: b"channel"}
+_NOPERM = {
+    rules.DENIED_CMD: "NOPERM this user has no permissions to run the '{name}' command",
+    rules.DENIED_KEY: "NOPERM this user has no permissions to access one of the keys used as arguments",
+    rules.DENIED_CHANNEL: "NOPERM this user has no permissions to access one of the channels used as arguments",
+}
+_SCRIPT_DENIED = {
+    rules.DENIED_CMD: b"The user executing the script can't run this command or subcommand",
+    rules.DENIED_KEY: b"The user executing the script can't access at least one of the keys mentioned in the command arguments",
+    rules.DENIED_CHANNEL: b"The user executing the script can't publish to the channel mentioned in the command",
+}
+
+
+class LogEntry:
+    __slots__ = ("cinfo", "context", "count", "ctime", "object", "reason", "username")
+
+    def __init__(self, reason: int, context: bytes, obj: bytes, username: bytes, cinfo: bytes) -> None:
+        self.count = 1
+        self.reason, self.context, self.object, self.username, self.cinfo = reason, context, obj, username, cinfo
+        self.ctime = time.time() * 1000
+
+
+class AclState:
+    """Users by name (ACL LIST sorts them as Redis's radix tree does), the default user, the log."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.users: dict[bytes, User] = {}
+        self.default = self.new_default()
+        self.users[b"default"] = self.default
+        self.log: list[LogEntry] = []
+
+    @property
+    def pubsub_all(self) -> bool:
+        return self.server.config.acl_pubsub_default == "allchannels"
+
+    def new_user(self, name: bytes) -> User:
+        return User(name, self.pubsub_all)
+
+    def new_default(self) -> User:
+        user = self.new_user(b"default")
+        for op in (b"+@all", b"~*", b"&*", b"on", b"nopass"):
+            user.apply(op)
+        return user
+
+    def set_requirepass(self, password: str) -> None:
+        """ACLUpdateDefaultUserPassword: requirepass replaces the default user's passwords."""
+        self.default.apply(b"resetpass")
+        self.default.apply(b">" + password.encode() if password else b"nopass")
+        self.sync_clients()
+
+    def auth_required(self) -> bool:
+        flags = self.default.flags
+        return "nopass" not in flags or "off" in flags
+
+    # --- clients ---------------------------------------------------------------------------------
+    def user_of(self, client: Client) -> User:
+        return getattr(client, "acl_user", None) or self.default
+
+    def mark(self, client: Client) -> None:
+        """Put the client on the checked path iff its user has restrictions."""
+        if self.user_of(client).unrestricted:
+            client.flags_extra.discard(_MARK)
+        else:
+            client.flags_extra.add(_MARK)
+        client.refresh_plain()
+
+    def sync_clients(self) -> None:
+        for client in list(self.server.clients.values()):
+            self.mark(client)
+
+    def kill_clients_of(self, users: set[int], current: Client | None) -> None:
+        """ACLFreeUserAndKillClients: connections of deleted users are closed (the caller after
+        its reply), their user reset to an unauthenticated default first."""
+        for client in list(self.server.clients.values()):
+            if id(self.user_of(client)) in users:
+                client.acl_user = self.default  # type: ignore[attr-defined]
+                client.user = "default"
+                client.authenticated = False
+                client.killed = True
+                if client is current:
+                    client.close_after_reply = True
+                elif client.conn is not None:
+                    client.conn.close()
+
+    def authenticate(self, username: bytes, password: bytes, client: Client | None = None) -> str | None:
+        user = self.users.get(username)
+        if user is not None and user.check_password(password):
+            if client is not None:
+                client.acl_user = user  # type: ignore[attr-defined]
+                if user.unrestricted:
+                    client.flags_extra.discard(_MARK)
+                else:
+                    client.flags_extra.add(_MARK)
+            return username.decode("utf-8", "replace")
+        if client is not None:
+            # Redis logs argv[0] as sent; it is known here only on dispatch's slow path (clients not
+            # yet authenticated), otherwise "AUTH" as redis-py and redis-cli send it.
+            pubsub = self.server.pubsub
+            argv = pubsub.current_argv if pubsub.current is client else None
+            obj = argv[0] if argv else b"AUTH"
+            context = b"multi" if client.multi is not None else b"toplevel"
+            self.add_log(client, rules.DENIED_AUTH, context, obj, username, obj.decode("latin-1").lower())
+        return None
+
+    # --- log -------------------------------------------------------------------------------------
+    def add_log(self, client: Client, reason: int, context: bytes, obj: bytes, username: bytes, cmd: str) -> None:
+        saved = client.last_cmd
+        client.last_cmd = cmd  # the client info shows the command being refused, as Redis's does
+        try:
+            cinfo = client_info_line(client).encode()
+        finally:
+            client.last_cmd = saved
+        entry = LogEntry(reason, context, obj, username, cinfo)
+        for i, old in enumerate(self.log[:10]):
+            if (
+                old.reason == reason and old.context == context and abs(old.ctime - entry.ctime) <= _LOG_GROUP_MS
+                and old.object == obj and old.username == username
+            ):
+                del self.log[i]
+                old.cinfo, old.ctime = cinfo, entry.ctime
+                old.count += 1
+                self.log.insert(0, old)
+                return
+        self.log.insert(0, entry)
+        del self.log[self.server.config.acllog_max_len :]
+
+    def denied(self, client: Client, spec: CommandSpec, argv: list[bytes], context: bytes) -> int:
+        """Check `argv` for the client's user; log and return the reason when refused (0 if allowed)."""
+        user = self.user_of(client)
+        result, idx = user.check(spec, argv)
+        if result != rules.OK:
+            obj = spec.name.encode() if result == rules.DENIED_CMD else argv[idx]
+            self.add_log(client, result, context, obj, user.name, spec.name)
+        return result
+
+    def script_denied(self, caller: Client, spec: CommandSpec, argv: list[bytes], caller_cmd: str) -> bytes | None:
+        """The redis.call error when the script's caller may not run argv (logged, context lua)."""
+        user = self.user_of(caller)
+        if user.unrestricted:
+            return None
+        result, idx = user.check(spec, argv)
+        if result == rules.OK:
+            return None
+        obj = spec.name.encode() if result == rules.DENIED_CMD else argv[idx]
+        self.add_log(caller, result, b"lua", obj, user.name, caller_cmd)
+        return _SCRIPT_DENIED[result]
+
+    def script_allowed(self, caller: Client, spec: CommandSpec, argv: list[bytes]) -> bool:
+        """redis.acl_check_cmd (no log entry)."""
+        return self.user_of(caller).check(spec, argv)[0] == rules.OK
+
+    # --- aclfile ---------------------------------------------------------------------------------
+    def load_file(self, path: str, current: Client | None) -> str | None:
+        """ACLLoadFromFile: all or nothing; returns the error description or None."""
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError as exc:
+            return f"Error loading ACLs, opening file '{path}': {exc.strerror}"
+        errors_text = ""
+        users: dict[bytes, User] = {}
+        for linenum, raw in enumerate(text.split(b"\n"), 1):
+            line = raw.strip(b" \t\r\n")
+            if not line:
+                continue
+            argv = line.split(b" ")
+            if argv[0] != b"user" or len(argv) < 2:
+                errors_text += f"{path}:{linenum} should start with user keyword followed by the username. "
+                continue
+            name = argv[1]
+            if has_spaces(name):
+                errors_text += f"'{path}:{linenum}: username '{name.decode('utf-8', 'replace')}' contains invalid characters. "
+                continue
+            if name in users:
+                errors_text += f"WARNING: Duplicate user '{name.decode('utf-8', 'replace')}' found on line {linenum}. "
+                continue
+            user = users[name] = self.new_user(name)
+            merged, _ = merge_selector_args(argv[2:])
+            if merged is None:
+                errors_text += f"{path}:{linenum}: Unmatched parenthesis in selector definition."
+                merged = []
+            for op in merged:
+                try:
+                    user.apply(op.strip(b"\t\r\n"), self.pubsub_all)
+                except RuleError as exc:
+                    errors_text += f"{path}:{linenum}: {exc}. "
+        if errors_text:
+            return errors_text + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+        self.default.copy_from(users.pop(b"default", None) or self.new_default())
+        users[b"default"] = self.default
+        old = {id(u) for name, u in self.users.items() if name != b"default"}
+        self.users = users
+        self.kill_clients_of(old, current)
+        self.sync_clients()
+        return None
+
+    def save_file(self, path: str) -> bool:
+        data = b"".join(b"user " + name + b" " + self.users[name].describe() + b"\n" for name in sorted(self.users))
+        tmp = f"{path}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            self.server.log.warning(f"Writing ACL file for ACL SAVE: {exc.strerror}")
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return False
+        return True
+
+
+def _reject(client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
+    state: AclState = client.server.acl
+    user = getattr(client, "acl_user", None) or state.default
+    if user.unrestricted:
+        return None
+    context = b"multi" if client.multi is not None else b"toplevel"
+    result = state.denied(client, spec, argv, context)
+    if result == rules.OK:
+        return None
+    return _NOPERM[result].format(name=spec.name)
+
+
+@on_server_init
+def install(server: Any) -> None:
+    state = AclState(server)
+    server.acl = state
+    if server.config.requirepass:
+        state.set_requirepass(server.config.requirepass)
+    server.config.on_change("requirepass", state.set_requirepass)
+    server.auth_required = state.auth_required
+    server.acl_authenticate = state.authenticate
+    server.acl_user_changed = state.mark
+    server.reject_hooks.insert(0, _reject)
+    accept = server.accept_client
+
+    def accept_client(client: Client, peer: Any) -> bytes | None:
+        refused = accept(client, peer)
+        if refused is None and not state.default.unrestricted:
+            state.mark(client)
+        return refused
+
+    server.accept_client = accept_client
+    if server.config.aclfile:
+        problems = state.load_file(server.config.aclfile, None)
+        if problems is not None:
+            raise StartupError(f"Aborting Redis startup because of ACL errors: {problems}")
+
+
+# --- commands ------------------------------------------------------------------------------------
+def _s(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def _state(ctx: Client) -> AclState:
+    return ctx.server.acl  # type: ignore[no-any-return]
+
+
+@command("acl|setuser")
+def acl_setuser(ctx: Client, username: bytes, *ops: bytes) -> object:
+    if has_spaces(username):
+        raise err("Usernames can't contain spaces or null characters")
+    merged, bad = merge_selector_args(list(ops))
+    if merged is None:
+        raise err(f"Unmatched parenthesis in acl selector starting at '{_s(ops[bad])}'.")
+    state = _state(ctx)
+    # Stage every rule on a copy: a bad rule leaves the user exactly as it was.
+    existing = state.users.get(username)
+    staged = state.new_user(username)
+    if existing is not None:
+        staged.copy_from(existing)
+    for op in merged:
+        try:
+            staged.apply(op, state.pubsub_all)
+        except RuleError as exc:
+            raise err(f"Error in ACL SETUSER modifier '{_s(op)}': {exc}") from None
+    if existing is None:
+        state.users[username] = staged
+    else:
+        _kill_pubsub_if_needed(state, existing, staged, ctx)
+        existing.copy_from(staged)
+    state.sync_clients()
+    return OK
+
+
+def _kill_pubsub_if_needed(state: AclState, old: User, new: User, current: Client) -> None:
+    """ACLKillPubsubClientsIfNeeded: subscribers whose channels the new rules no longer allow go."""
+    if any(s.allchannels for s in new.selectors):
+        return
+    upcoming = [c for s in new.selectors for c in s.channels]
+    if all(c in upcoming for s in old.selectors for c in s.channels):
+        return
+    for client in list(state.server.clients.values()):
+        if state.user_of(client) is not old or not (client.channels or client.patterns or client.shard_channels):
+            continue
+        bad = any(p not in upcoming for p in client.patterns) or any(
+            not rules._channel_allowed(upcoming, ch, False) for ch in (*client.channels, *client.shard_channels)
+        )
+        if bad:
+            client.killed = True
+            if client is current:
+                client.close_after_reply = True
+            elif client.conn is not None:
+                client.conn.close()
+
+
+@command("acl|deluser")
+def acl_deluser(ctx: Client, *names: bytes) -> int:
+    if b"default" in names:
+        raise err("The 'default' user cannot be removed")
+    state = _state(ctx)
+    gone = set()
+    for name in names:
+        user = state.users.pop(name, None)
+        if user is not None:
+            gone.add(id(user))
+    state.kill_clients_of(gone, ctx)
+    return len(gone)
+
+
+def _selector_fields(s: rules.Selector) -> list[Any]:
+    return [b"commands", s.describe_commands(), b"keys", s.describe_keys(), b"channels", s.describe_channels()]
+
+
+@command("acl|getuser")
+def acl_getuser(ctx: Client, name: bytes) -> object:
+    user = _state(ctx).users.get(name)
+    if user is None:
+        return None
+    return Map(
+        [
+            b"flags", Set([f.encode() for f in rules.USER_FLAGS if f in user.flags]),
+            b"passwords", list(user.passwords),
+            *_selector_fields(user.root),
+            b"selectors", [Map(_selector_fields(s)) for s in user.selectors[1:]],
+        ]
+    )
+
+
+@command("acl|list")
+def acl_list(ctx: Client) -> list[bytes]:
+    users = _state(ctx).users
+    return [b"user " + name + b" " + users[name].describe() for name in sorted(users)]
+
+
+@command("acl|users")
+def acl_users(ctx: Client) -> list[bytes]:
+    return sorted(_state(ctx).users)
+
+
+@command("acl|whoami")
+def acl_whoami(ctx: Client) -> bytes:
+    return _state(ctx).user_of(ctx).name
+
+
+_NO_ACLFILE = (
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the "
+    "ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) "
+    "in order to store users in the Redis configuration."
+)
+
+
+@command("acl|load")
+def acl_load(ctx: Client) -> object:
+    path = ctx.server.config.aclfile
+    if not path:
+        raise CommandError(_NO_ACLFILE)
+    problems = _state(ctx).load_file(path, ctx)
+    if problems is not None:
+        raise err(problems)
+    return OK
+
+
+@command("acl|save")
+def acl_save(ctx: Client) -> object:
+    path = ctx.server.config.aclfile
+    if not path:
+        raise CommandError(_NO_ACLFILE)
+    if not _state(ctx).save_file(path):
+        raise err("There was an error trying to save the ACLs. Please check the server logs for more information")
+    return OK
+
+
+@command("acl|cat")
+def acl_cat(ctx: Client, *args: bytes) -> list[bytes]:
+    if not args:
+        return [c.encode() for c in rules.CATEGORIES]
+    if len(args) > 1:
+        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="cat", cmd="ACL"))
+    cat = args[0].decode("latin-1").lower()
+    if cat not in rules.CATEGORIES:
+        raise err(f"Unknown category '{_s(args[0])[:128]}'")
+    return sorted(n.encode() for n in rules.table().members[cat])
+
+
+@command("acl|genpass")
+def acl_genpass(ctx: Client, *args: bytes) -> bytes:
+    if len(args) > 1:
+        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="genpass", cmd="ACL"))
+    bits = to_int(args[0]) if args else 256
+    if bits <= 0 or bits > 4096:
+        raise err("ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
+    chars = (bits + 3) // 4
+    return secrets.token_hex((chars + 1) // 2)[:chars].encode()
+
+
+@command("acl|log")
+def acl_log(ctx: Client, *args: bytes) -> object:
+    if len(args) > 1:
+        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="log", cmd="ACL"))
+    state = _state(ctx)
+    count = 10
+    if args:
+        if args[0].lower() == b"reset":
+            state.log.clear()
+            return OK
+        count = max(0, to_int(args[0]))
+    now = time.time() * 1000
+    return [
+        Map(
+            [
+                b"count", e.count,
+                b"reason", _REASONS[e.reason],
+                b"context", e.context,
+                b"object", e.object,
+                b"username", e.username,
+                b"age-seconds", Double(int(now - e.ctime) / 1000),
+                b"client-info", e.cinfo,
+            ]
+        )
+        for e in state.log[:count]
+    ]
+
+
+@command("acl|dryrun")
+def acl_dryrun(ctx: Client, username: bytes, *argv: bytes) -> object:
+    user = _state(ctx).users.get(username)
+    if user is None:
+        raise err(f"User '{_s(username)}' not found")
+    spec = lookup(argv[0])
+    if spec is not None and spec.subcommands and len(argv) >= 2:
+        spec = spec.subcommands.get(argv[1].decode("latin-1").lower())
+    if spec is None:
+        raise err(f"Command '{_s(argv[0])}' not found")
+    n = len(argv)
+    if (spec.arity > 0 and n != spec.arity) or n < -spec.arity:
+        raise CommandError(errors.WRONG_ARGS.format(name=spec.name))
+    result, idx = user.check(spec, list(argv))
+    if result == rules.DENIED_CMD:
+        return f"This user has no permissions to run the '{spec.name}' command".encode()
+    if result == rules.DENIED_KEY:
+        return b"This user has no permissions to access the '" + argv[idx] + b"' key"
+    if result == rules.DENIED_CHANNEL:
+        return b"This user has no permissions to access the '" + argv[idx] + b"' channel"
+    return OK
+
+
+_HELP = (
+    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+    "HELP",
+    "    Prints this help.",
+)
+
+
+@command("acl|help")
+def acl_help(ctx: Client) -> list[Simple]:
+    return [Simple(line.encode()) for line in _HELP]
