@@ -156,6 +156,21 @@ SCRIPT = """
     georadius ties 1.0 0.0 1 km count 3 withdist
     georadius ties 1.0 0.0 1 km count 16 desc
     geosearch ties fromlonlat 1 0 bybox 3 3 km count 7 asc
+    zadd g -1 a 1e20 b inf c 4503599627370496 d 9007199254740992 e -inf f 0 z 1.5 h 1e19 i -1e19 j 18446744073709551615 k
+    geopos g a b c d e f z h i j k
+    geohash g a b c d e f z h i j k
+    geodist g a z
+    geodist g d e km
+    geosearch g fromlonlat 0 0 byradius 30000 km withdist withhash withcoord asc
+    geoadd g 180 85.05112878 corner -180 -85.05112878 corner2 180 -85.05112878 c3 -180 85.05112878 c4
+    geopos g corner corner2 c3 c4
+    geohash g corner corner2 c3 c4
+    zscore g corner
+    geosearch g fromlonlat 179.99 85 byradius 500 km withdist asc
+    geosearch g fromlonlat -179.99 -85 bybox 1000 1000 km withdist asc
+    georadius g 0 0 0 m withdist
+    georadius g 180 0 20037 km withdist asc
+    georadius g 0 85 5000 km count 2 desc withhash
 """
 
 
