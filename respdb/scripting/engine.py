@@ -353,27 +353,15 @@ class LuaEngine:
             raise self._positioned_error(str(exc)) from None
 
     def _load(self, *args: Any) -> Any:
-        """load(reader [, chunkname]): a host function, so errors name the calling line even after
-        a tail call; the chunk is compiled by the sandbox's loadstring (no bytecode)."""
+        """load(reader [, chunkname]): a host function, so its argument error names the calling line
+        even after a tail call; Lua's own load then reads the chunk (never bytecode)."""
         reader = args[0] if args else None
         kind = lua51.lua_type(reader) or ("function" if callable(reader) else _type_name(reader))
         if kind != "function":
             got = "no value" if not args else kind
             raise self._positioned_error(f"bad argument #1 to '{{name}}' (function expected, got {got})")
         name = args[1] if len(args) > 1 and args[1] is not None else b"=(load)"
-        parts = []
-        while True:
-            try:
-                piece = reader()
-            except lua51.LuaError as exc:
-                raise ScriptError(str(exc).encode()) from None
-            if piece is None or piece == b"":
-                break
-            text = lua_tostring(piece)
-            if text is None:
-                return None, b"reader function must return a string"
-            parts.append(text)
-        return self.api.loadstring(b"".join(parts), name)
+        return self.api.load(reader, name)
 
     def _raise(self, message: bytes) -> ScriptError:
         return ScriptError(self._plain_error(message))

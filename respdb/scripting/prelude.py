@@ -185,18 +185,6 @@ local function safe_loadstring(s, name)
   return f, e
 end
 
-local function safe_load(reader, name)
-  local parts = {}
-  if type(reader) ~= "function" then return safe_loadstring(reader, name) end
-  while true do
-    local piece = reader()
-    if piece == nil or piece == "" then break end
-    if type(piece) ~= "string" then return nil, "reader function must return a string" end
-    parts[#parts + 1] = piece
-  end
-  return safe_loadstring(concat(parts), name or "=(load)")
-end
-
 local function plain_error(e)
   if type(e) == "userdata" then e = py_unwrap(e) end
   if type(e) == "table" then
@@ -254,16 +242,21 @@ local function safe_type(v)
   return t
 end
 
+-- One readonly copy of each standard library, shared by EVAL and FCALL; strings index the same
+-- `string` table scripts see (getmetatable('').__index == string, as in Redis).
+local string_lib, table_lib, math_lib = protect(copy(string)), protect(copy(table)), protect(copy(math))
+local coroutine_ro = protect(coroutine_lib)
+getmetatable("").__index = string_lib
+
 local function base_env()
-  local string_lib, table_lib, math_lib = copy(string), copy(table), copy(math)
   return {
     assert = assert, collectgarbage = collectgarbage, error = error, gcinfo = gcinfo,
-    getmetatable = getmetatable, ipairs = ipairs, load = safe_load, loadstring = safe_loadstring,
+    getmetatable = getmetatable, ipairs = ipairs, load = py.load, loadstring = safe_loadstring,
     next = safe_next, pairs = safe_pairs, pcall = safe_pcall, rawequal = rawequal, rawget = safe_rawget,
     rawset = py.rawset, select = select, setmetatable = py.setmetatable, tonumber = tonumber,
     tostring = tostring, type = safe_type, unpack = unpack, xpcall = safe_xpcall, _VERSION = _VERSION,
-    string = protect(string_lib), table = protect(table_lib), math = protect(math_lib),
-    coroutine = protect(coroutine_lib), redis = redis_api, bit = bit_lib, cjson = cjson_lib, struct = struct_lib, cmsgpack = cmsgpack_lib,
+    string = string_lib, table = table_lib, math = math_lib,
+    coroutine = coroutine_ro, redis = redis_api, bit = bit_lib, cjson = cjson_lib, struct = struct_lib, cmsgpack = cmsgpack_lib,
   }
 end
 

@@ -127,9 +127,24 @@ local function args_tables(nkeys, ...)
   return keys, argv
 end
 
+-- load() behind the host function of that name: Lua's incremental reader, refusing bytecode.
+local real_load = load
+local function sandbox_load(reader, name)
+  local first = true
+  local function read()
+    local piece = reader()
+    if first and type(piece) == "string" and byte(piece, 1) == 27 then error("binary chunks are not allowed", 0) end
+    first = false
+    return piece
+  end
+  local f, e = real_load(read, name)
+  if f then real_setfenv(f, eval_globals) end
+  return f, e
+end
+
 local api = {is_readonly = is_readonly, rawset = rawset, setmetatable = setmetatable, plain_error_table = error_table,
              rawget = rawget, rawequal = rawequal, json_null = json_null, new_table = function() return {} end,
-             length = function(t) return #t end, see_through = see_through}
+             length = function(t) return #t end, see_through = see_through, load = sandbox_load}
 function api.status_table(s)
   local t = {}
   t.ok = s
