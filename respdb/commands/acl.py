@@ -289,6 +289,13 @@ def _s(b: bytes) -> str:
     return b.decode("utf-8", "replace")
 
 
+def _subcommand_syntax(ctx: Client, sub: str) -> CommandError:
+    # Redis echoes the subcommand as the client spelled it (argv[1]).
+    argv = ctx.server.pubsub.current_argv
+    typed = _s(argv[1])[:128] if argv and len(argv) > 1 and argv[1].lower() == sub.encode() else sub
+    return CommandError(errors.SUBCOMMAND_SYNTAX.format(sub=typed, cmd="ACL"))
+
+
 def _state(ctx: Client) -> AclState:
     return ctx.server.acl  # type: ignore[no-any-return]
 
@@ -423,7 +430,7 @@ def acl_cat(ctx: Client, *args: bytes) -> list[bytes]:
     if not args:
         return [c.encode() for c in rules.CATEGORIES]
     if len(args) > 1:
-        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="cat", cmd="ACL"))
+        raise _subcommand_syntax(ctx, "cat")
     cat = args[0].decode("latin-1").lower()
     if cat not in rules.CATEGORIES:
         raise err(f"Unknown category '{_s(args[0])[:128]}'")
@@ -433,7 +440,7 @@ def acl_cat(ctx: Client, *args: bytes) -> list[bytes]:
 @command("acl|genpass")
 def acl_genpass(ctx: Client, *args: bytes) -> bytes:
     if len(args) > 1:
-        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="genpass", cmd="ACL"))
+        raise _subcommand_syntax(ctx, "genpass")
     bits = to_int(args[0]) if args else 256
     if bits <= 0 or bits > 4096:
         raise err("ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
@@ -444,7 +451,7 @@ def acl_genpass(ctx: Client, *args: bytes) -> bytes:
 @command("acl|log")
 def acl_log(ctx: Client, *args: bytes) -> object:
     if len(args) > 1:
-        raise CommandError(errors.SUBCOMMAND_SYNTAX.format(sub="log", cmd="ACL"))
+        raise _subcommand_syntax(ctx, "log")
     state = _state(ctx)
     count = 10
     if args:

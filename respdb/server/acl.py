@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from respdb.commands.registry import COMMANDS, CommandSpec
+from respdb.commands.registry import _REDIS_TABLE, COMMANDS, CommandSpec
 from respdb.storage.glob import glob_match
 
 if TYPE_CHECKING:
@@ -61,13 +61,37 @@ def _valid_hash(h: bytes) -> bool:
     return len(h) == 64 and all(c in b"0123456789abcdef" for c in h)
 
 
+class Entry:
+    """One command or subcommand as ACL rules see it."""
+
+    __slots__ = ("categories", "name", "parent", "subs")
+
+    def __init__(self, name: str, categories: frozenset[str], parent: str | None) -> None:
+        self.name = name
+        self.categories = categories
+        self.parent = parent
+        self.subs: list[Entry] = []
+
+
 class CommandTable:
-    """The command names and category memberships rules are resolved against (built once, lazily,
-    after every command module has registered)."""
+    """Command names and categories that rules resolve against: Redis 7.0's whole table (so rules
+    naming a command respdb lacks are accepted, and category best-fits count what Redis counts)
+    plus respdb's own additions. Built once, lazily, after every command module has registered."""
 
     def __init__(self) -> None:
-        self.tops: list[CommandSpec] = list(COMMANDS.values())
-        self.all: frozenset[str] = frozenset(self._names())
+        self.entries: dict[str, Entry] = {}
+        self.tops: list[Entry] = []
+        for row in _REDIS_TABLE.values():
+            top = self._add(row["info"], None)
+            subs = row["info"][9]
+            for sub in subs["~"] if isinstance(subs, dict) else subs:
+                top.subs.append(self._add(sub, top.name))
+        for spec in COMMANDS.values():
+            top = self.entries.get(spec.name) or self._add_spec(spec, None)
+            for sub in spec.subcommands.values():
+                if sub.name not in self.entries:
+                    top.subs.append(self._add_spec(sub, top.name))
+        self.all: frozenset[str] = frozenset(self.entries)
         # What +@cat changes (a container in the category brings all its subcommands, as
         # ACLChangeSelectorPerm does) and what counts as a member when describing.
         self.effect: dict[str, frozenset[str]] = {}
@@ -76,36 +100,43 @@ class CommandTable:
             tag = "@" + cat
             effect: set[str] = set()
             members: set[str] = set()
-            for spec in self.tops:
-                if tag in spec.acl_categories:
-                    effect.add(spec.name)
-                    effect.update(s.name for s in spec.subcommands.values())
-                    members.add(spec.name)
-                for sub in spec.subcommands.values():
-                    if tag in sub.acl_categories:
+            for top in self.tops:
+                if tag in top.categories:
+                    effect.update(self.family(top))
+                    members.add(top.name)
+                for sub in top.subs:
+                    if tag in sub.categories:
                         effect.add(sub.name)
                         members.add(sub.name)
             self.effect[cat] = frozenset(effect)
             self.members[cat] = frozenset(members)
 
-    def _names(self) -> Iterator[str]:
-        for spec in self.tops:
-            yield spec.name
-            for sub in spec.subcommands.values():
-                yield sub.name
+    def _add(self, info: list, parent: str | None) -> Entry:
+        cats = frozenset(c["+"] if isinstance(c, dict) else c for c in info[6]["~"])
+        return self._store(Entry(info[0], cats, parent))
 
-    def lookup(self, name: str) -> CommandSpec | None:
+    def _add_spec(self, spec: CommandSpec, parent: str | None) -> Entry:
+        return self._store(Entry(spec.name, spec.acl_categories, parent))
+
+    def _store(self, entry: Entry) -> Entry:
+        self.entries[entry.name] = entry
+        if entry.parent is None:
+            self.tops.append(entry)
+        return entry
+
+    def lookup(self, name: str) -> Entry | None:
         """ACLLookupCommand: "get" or "config|get", case-insensitive."""
         parts = name.lower().split("|")
-        spec = COMMANDS.get(parts[0])
-        if spec is None or len(parts) > 2:
+        if len(parts) > 2:
             return None
-        if len(parts) == 2:
-            return spec.subcommands.get(parts[1]) if spec.subcommands else None
-        return spec
+        entry = self.entries.get(parts[0])
+        if entry is None or len(parts) == 1:
+            return entry
+        return self.entries.get(name.lower()) if entry.subs else None
 
-    def family(self, spec: CommandSpec) -> list[str]:
-        return [spec.name, *(s.name for s in spec.subcommands.values())]
+    @staticmethod
+    def family(entry: Entry) -> list[str]:
+        return [entry.name, *(s.name for s in entry.subs)]
 
 
 _TABLE: CommandTable | None = None
@@ -246,7 +277,7 @@ class Selector:
             raise RuleError(E_SUBCOMMAND_FIRSTARG)
         if not sub:
             raise RuleError(E_SYNTAX)
-        if spec.subcommands:
+        if spec.subs:
             subspec = table().lookup(name)
             if subspec is None:
                 raise RuleError(E_UNKNOWN)
@@ -291,7 +322,7 @@ class Selector:
             applied.add(best)
         # Single commands (Redis walks its command dict, whose order is random per process).
         for spec in t.tops:
-            for cmd in (spec, *spec.subcommands.values()):
+            for cmd in (spec, *spec.subs):
                 userbit = cmd.name in self.allowed
                 if userbit != (cmd.name in fake):
                     rules.append((b"+" if userbit else b"-") + cmd.name.encode())
@@ -367,6 +398,12 @@ def _pattern_text(pattern: bytes, flags: int) -> bytes:
 def key_requirements(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, int]]:
     """(position, READ/WRITE need) per key reference, from the key specs (ACLSelectorCheckKey's
     mapping: access → read; insert, delete, update → write)."""
+    name = spec.name
+    if name == "set":  # VARIABLE_FLAGS: setGetKeys reads the key only with GET
+        get = any(a.lower() == b"get" for a in argv[3:])
+        return [(1, READ | WRITE if get else WRITE)]
+    if name == "bitfield":  # bitfieldGetKeys: read-only unless a SET/INCRBY (or a bad option)
+        return [(1, READ if _bitfield_readonly(argv) else READ | WRITE)]
     out = []
     for flags, positions in spec._key_specs(argv).items():
         need = 0
@@ -379,6 +416,19 @@ def key_requirements(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, in
         out.extend((pos, need) for pos in positions)
     out.sort()
     return out
+
+
+def _bitfield_readonly(argv: list[bytes]) -> bool:
+    i = 2
+    while i < len(argv):
+        arg, rest = argv[i].lower(), len(argv) - i - 1
+        if arg == b"get" and rest >= 2:
+            i += 3
+        elif arg == b"overflow" and rest >= 1:
+            i += 2
+        else:
+            return False
+    return True
 
 
 USER_FLAGS = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-payload")
