@@ -77,6 +77,10 @@ def both(request: pytest.FixtureRequest, server: ServerProcess, oracle: ServerPr
 
 
 SCRIPT_CASES = [
+    ('eval', "getmetatable('').x = 1 return 1", '0'),
+    ('eval', "return getmetatable('').x", '0'),
+    ('eval', "getmetatable('').__index = {upper = function() return 'evil' end} return 1", '0'),
+    ('eval', "return ('a'):upper()", '0'),
     ('eval', 'local function f() f() end f()', '0'),
     ('eval', 'local function f(n) if n == 0 then return 0 end return 1 + f(n-1) end return f(10000)', '0'),
     ('eval', 'local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x', '0'),

@@ -167,6 +167,20 @@ def test_sandbox_globals_are_readonly(r: redis.Redis) -> None:
         r.eval("return loadstring('return os')()", 0)
 
 
+def test_sandbox_state_does_not_leak_between_scripts(r: redis.Redis) -> None:
+    for script in (
+        "getmetatable('').__index = {upper = function() return 'evil' end}",
+        "string.upper = function() return 'evil' end",
+        "rawset(_G, 'upper', 1)",
+        "setmetatable(_G, {})",
+        "coroutine.create = nil",
+    ):
+        with pytest.raises(redis.ResponseError, match="Attempt to modify a readonly table"):
+            r.eval(script, 0)
+    assert r.eval("return ('a'):upper() .. string.upper('b')", 0) == b"AB"
+    assert r.eval("return rawget(_G, 'upper')", 0) is None
+
+
 def test_sandbox_python_objects_unreachable(r: redis.Redis) -> None:
     # redis.call is a host function: it must not expose attributes of the Python object behind it.
     with pytest.raises(redis.ResponseError):

@@ -247,6 +247,9 @@ end
 local string_lib, table_lib, math_lib = protect(copy(string)), protect(copy(table)), protect(copy(math))
 local coroutine_ro = protect(coroutine_lib)
 getmetatable("").__index = string_lib
+-- Scripts get a readonly view of the string metatable (Redis's is readonly too): changing it would
+-- leak into every later script.
+getmetatable("").__metatable = protect({__index = string_lib})
 
 local function base_env()
   return {
