@@ -13,6 +13,9 @@ from respdb.config import PARAMS, Config, ConfigError
 
 
 def usage() -> str:
+    from respdb.commands import load_all
+
+    load_all()  # every feature's parameters
     names = sorted({p.name for p in PARAMS.values()})
     lines = [
         "Usage: respdb-server [/path/to/respdb.conf] [options] [-]",
