@@ -376,6 +376,23 @@ def test_server_keeps_serving_others_while_clients_block(server):
 
 
 # --- randomized: several waiters and a producer, transcripts compared with redis-server ----------
+def _read_one(raw: Raw) -> bytes:
+    """Exactly one reply's bytes from `raw`, keeping whatever follows in raw.buf for the next read."""
+    reader = hiredis.Reader()
+    i = 0
+    while True:
+        while i < len(raw.buf):
+            reader.feed(raw.buf[i : i + 1])
+            i += 1
+            if reader.gets() is not False:
+                reply, raw.buf = raw.buf[:i], raw.buf[i:]
+                return reply
+        chunk = raw.sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed")
+        raw.buf += chunk
+
+
 class Crowd:
     """Named waiter connections plus a producer; knows who is blocked through CLIENT LIST flags."""
 
@@ -392,32 +409,44 @@ class Crowd:
         text = self.control.request(resp("CLIENT", "LIST")).split(b"\r\n", 1)[1].decode()
         return {int(m.group(1)) for m in re.finditer(r"name=w(\d+) .*?flags=(\S*b\S*) ", text)}
 
-    def settle(self, i: int, timeout: float = 10.0) -> None:
-        """After sending a command to waiter i: read its reply, or see it blocked (poll, deadline)."""
-        sock = self.waiters[i].sock
+    def wait(self, i: int, cmd: tuple[str, ...], timeout: float = 10.0) -> None:
+        """Send a blocking command from waiter i: record its reply, or that it blocked (poll with a
+        deadline), then the replies of waiters this command served (a BLMOVE can feed others)."""
+        before = self.blocked()
+        raw = self.waiters[i]
+        raw.send(resp(*cmd))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            readable, _, _ = select.select([sock], [], [], 0.005)
-            if readable:
-                self.transcript.append((f"w{i}", self.waiters[i].read_until_count(1)))
-                return
+        while True:
+            assert time.monotonic() < deadline, f"waiter {i} neither answered nor blocked"
+            if raw.buf or select.select([raw.sock], [], [], 0.005)[0]:
+                self.transcript.append((f"w{i}", _read_one(raw)))
+                break
             if i in self.blocked():
                 self.transcript.append((f"w{i}", b"<blocked>"))
-                return
-        raise AssertionError(f"waiter {i} neither answered nor blocked")
+                break
+        self._served(before - {i})
 
     def produce(self, commands: list[tuple[str, ...]]) -> None:
         before = self.blocked()
         for cmd in commands:
-            self.transcript.append(("p", self.producer.request(resp(*cmd))))
-        # Redis serves waiters before it answers the producer, so who is still blocked is settled now.
-        for i in sorted(before - self.blocked()):
-            self.transcript.append((f"w{i}", self.waiters[i].read_until_count(1)))
+            self.transcript.append(("p", _read_one_after(self.producer, cmd)))
+        self._served(before)
+
+    def _served(self, before: set[int]) -> None:
+        # Redis serves waiters before it answers the command that fed them, so who is still blocked
+        # is settled by the time that command's reply has been read.
+        for j in sorted(before - self.blocked()):
+            self.transcript.append((f"w{j}", _read_one(self.waiters[j])))
 
     def close(self) -> list[tuple[str, bytes]]:
         for raw in [self.control, self.producer, *self.waiters]:
             raw.close()
         return self.transcript
+
+
+def _read_one_after(raw: Raw, cmd: tuple[str, ...]) -> bytes:
+    raw.send(resp(*cmd))
+    return _read_one(raw)
 
 
 KEY = st.sampled_from(["a", "b", "c"])
@@ -445,8 +474,7 @@ def _crowd_run(server: ServerProcess, actions: list) -> list[tuple[str, bytes]]:
                 i, cmd = rest
                 if i in crowd.blocked():
                     continue
-                crowd.waiters[i].send(resp(*cmd))
-                crowd.settle(i)
+                crowd.wait(i, cmd)
             else:
                 crowd.produce(rest[0])
         crowd.produce([("RPUSH", k, *["end"] * 8) for k in ("a", "b", "c")])
