@@ -45,6 +45,9 @@ _AND15 = bytes(i & 15 for i in range(256))
 _SHR4 = bytes(i >> 4 for i in range(256))
 _AND3 = bytes(i & 3 for i in range(256))
 _SHR2 = bytes(i >> 2 for i in range(256))
+_LOW2_TO_TOP = bytes(((i & 3) << 6) for i in range(256))
+_LOW4_TO_TOP = bytes(((i & 15) << 4) & 0xFF for i in range(256))
+_SHL2 = bytes((i << 2) & 0xFF for i in range(256))
 
 
 def murmur64a(data: bytes) -> int:
@@ -271,16 +274,30 @@ def dense_registers(hll: bytes | bytearray) -> bytes:
     return bytes(out)
 
 
+def dense_pack(regs: bytes | bytearray) -> bytes:
+    """The inverse of dense_registers: 16384 one-byte registers → 12288 bytes of 6-bit fields. Each
+    output byte plane is a sum of disjoint bit ranges, so integer addition never carries."""
+    regs = bytes(regs)
+    r0, r1, r2, r3 = regs[0::4], regs[1::4], regs[2::4], regs[3::4]
+    n = len(r0)
+
+    def plane(a: bytes, b: bytes) -> bytes:
+        return (int.from_bytes(a, "little") + int.from_bytes(b, "little")).to_bytes(n, "little")
+
+    out = bytearray(3 * n)
+    out[0::3] = plane(r0, r1.translate(_LOW2_TO_TOP))
+    out[1::3] = plane(r1.translate(_SHR2), r2.translate(_LOW4_TO_TOP))
+    out[2::3] = plane(r2.translate(_SHR4), r3.translate(_SHL2))
+    return bytes(out)
+
+
 def to_dense(hll: bytes | bytearray, sparse: Sparse) -> bytearray | None:
     """hllSparseToDense (header, cached cardinality included, copied over)."""
     regs = sparse.registers()
     if regs is None:
         return None
-    out = bytearray(hll[:HDR]) + bytearray(DENSE_SIZE - HDR)
+    out = bytearray(hll[:HDR]) + dense_pack(regs)
     out[4] = DENSE
-    for i, v in enumerate(regs):
-        if v:
-            dense_set(out, i, v)
     return out
 
 
@@ -419,13 +436,20 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> int:
     return 0
 
 
-def _registers_of(value: bytes) -> bytes:
+def _merge_into(acc: bytearray, value: bytes) -> bytearray:
+    """hllMerge: acc[i] = max(acc[i], register i of `value`); INVALIDOBJ for a corrupt sparse value."""
     if value[4] == DENSE:
-        return dense_registers(value)
-    regs = Sparse(value).registers()
-    if regs is None:
+        return _registers_max(acc, dense_registers(value))
+    sparse = Sparse(value)
+    if sparse.total() != REGISTERS:
         raise CommandError(errors.HLL_INVALID)
-    return bytes(regs)
+    # Sparse values have few non-zero runs: touch only those.
+    for kind, val, span, first in zip(sparse.kinds, sparse.vals, sparse.lens, sparse.firsts, strict=True):
+        if kind == VAL:
+            for i in range(first, first + span):
+                if acc[i] < val:
+                    acc[i] = val
+    return acc
 
 
 @command("pfcount")
@@ -437,7 +461,7 @@ def pfcount(ctx: Client, *keys: bytes) -> int:
             value = db.get(key)
             if value is None:
                 continue
-            _registers_max(merged, _registers_of(_check(value)))
+            merged = _merge_into(merged, _check(value))
         return estimate(_histogram_of(merged))
     key = keys[0]
     value = db.get(key)
@@ -463,18 +487,9 @@ def pfcount(ctx: Client, *keys: bytes) -> int:
     return card
 
 
-def _registers_max(acc: bytearray, regs: bytes) -> None:
-    # Element-wise max via the 64 possible values: cheap in C, no per-register Python loop.
-    for v in range(63, 0, -1):
-        if v in regs:
-            start = 0
-            while True:
-                i = regs.find(v, start)
-                if i < 0:
-                    break
-                if acc[i] < v:
-                    acc[i] = v
-                start = i + 1
+def _registers_max(acc: bytes | bytearray, regs: bytes) -> bytearray:
+    """Register-wise maximum (map runs the builtin max in C, no Python frame per register)."""
+    return bytearray(map(max, acc, regs))
 
 
 @command("pfmerge")
@@ -489,7 +504,7 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Any:
         _check(value)
         if value[4] == DENSE:
             use_dense = True
-        _registers_max(merged, _registers_of(value))
+        merged = _merge_into(merged, value)
     value = db.get(dest)
     created = value is None
     hll = _new_sparse() if created else bytearray(value)
@@ -500,6 +515,10 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Any:
             raise CommandError(errors.HLL_INVALID)
         hll, sparse = dense, None
     max_bytes = _max_bytes(ctx)
+    if sparse is None:
+        # Dense destination: setting each register to max(old, merged) is one bulk repack.
+        hll[HDR:] = dense_pack(_registers_max(dense_registers(hll), bytes(merged)))
+        merged = bytearray()
     for i, v in enumerate(merged):
         if not v:
             continue
