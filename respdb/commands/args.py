@@ -88,19 +88,36 @@ def incr_float(current: bytes | None, increment: bytes, not_float: str) -> bytes
 _LDBL_MAX = Fraction(2) ** 16384
 
 
-def to_timeout(arg: bytes) -> float | None:
-    """Blocking-command timeout in seconds → absolute monotonic deadline (None = wait forever)."""
-    try:
-        value = float(arg)
-    except ValueError:
-        raise CommandError(errors.TIMEOUT_INVALID) from None
-    if math.isnan(value) or math.isinf(value) or b"_" in arg:
+def to_timeout(raw: bytes) -> float | None:
+    """Blocking timeout in seconds (Redis reads a long double) → monotonic deadline, None = forever.
+
+    Redis converts to whole milliseconds rounding up, so any positive value waits at least 1 ms, and a
+    value too large for a signed 64-bit millisecond count wraps negative ("timeout is negative").
+    """
+    text = raw.decode("latin-1")
+    if not text or text[0].isspace() or text[-1].isspace() or "_" in text or len(text) > 5120:
         raise CommandError(errors.TIMEOUT_INVALID)
-    if value < 0:
+    try:
+        low = text.lower().lstrip("+-")
+        value = Decimal(float.fromhex(text)) if low.startswith("0x") else Decimal(text)
+    except (InvalidOperation, ValueError, OverflowError):
+        raise CommandError(errors.TIMEOUT_INVALID) from None
+    if value.is_nan():
+        raise CommandError(errors.TIMEOUT_INVALID)
+    ms = value * 1000
+    if ms < 0 or ms >= 2**63:
         raise CommandError(errors.TIMEOUT_NEGATIVE)
-    if value == 0:
+    ms_int = math.ceil(ms)
+    if ms_int == 0:
         return None
-    return time.monotonic() + value
+    seconds = ms_int / 1000
+    if seconds > _MAX_TIMER_S:
+        return None  # beyond what an event-loop timer can hold (~10 years): wait forever
+    return time.monotonic() + seconds
+
+
+_MAX_TIMER_S = 10 * 365 * 86400
+
 
 
 def lower(arg: bytes) -> bytes:

@@ -8,53 +8,17 @@ write is logged as the non-blocking command Redis propagates (BLPOP → LPOP key
 
 from __future__ import annotations
 
-import math
-import time
 from collections import deque
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from respdb import errors
+from respdb.commands.args import to_timeout
 from respdb.commands.dispatch import NOT_READY, Block
 from respdb.commands.lists import list_at, move_element, move_push, mpop_key, parse_mpop, parse_where, pop_many
 from respdb.commands.registry import command
-from respdb.errors import CommandError
 from respdb.protocol.types import NULL_ARRAY
 from respdb.server.client import Client
 
 # Beyond this a timer is pointless (and some event loops reject such delays): wait forever instead.
-_MAX_TIMER_S = 10 * 365 * 86400.0
-
-
-def parse_timeout(raw: bytes) -> float | None:
-    """Blocking timeout in seconds (Redis reads a long double) → monotonic deadline, None = forever.
-
-    Redis converts to whole milliseconds rounding up, so any positive value waits at least 1 ms, and a
-    value too large for a signed 64-bit millisecond count wraps negative ("timeout is negative").
-    """
-    text = raw.decode("latin-1")
-    if not text or text[0].isspace() or text[-1].isspace() or "_" in text or len(text) > 5120:
-        raise CommandError(errors.TIMEOUT_INVALID)
-    try:
-        low = text.lower().lstrip("+-")
-        if low.startswith("0x"):
-            value = Decimal(float.fromhex(text))
-        else:
-            value = Decimal(text)
-    except (InvalidOperation, ValueError, OverflowError):
-        raise CommandError(errors.TIMEOUT_INVALID) from None
-    if value.is_nan():
-        raise CommandError(errors.TIMEOUT_INVALID)
-    ms = value * 1000
-    if ms < 0 or ms >= 2**63:
-        raise CommandError(errors.TIMEOUT_NEGATIVE)
-    ms_int = math.ceil(ms)
-    if ms_int == 0:
-        return None
-    seconds = ms_int / 1000
-    if seconds > _MAX_TIMER_S:
-        return None
-    return time.monotonic() + seconds
 
 
 def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: Any, exec_reply: Any = NULL_ARRAY) -> Any:
@@ -80,7 +44,7 @@ def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: An
 
 
 def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Any:
-    keys, deadline = list(args[:-1]), parse_timeout(args[-1])
+    keys, deadline = list(args[:-1]), to_timeout(args[-1])
     db = ctx.db
     name = b"LPOP" if left else b"RPOP"
     for key in keys:
@@ -108,7 +72,7 @@ def brpop(ctx: Client, *args: bytes) -> Any:
 
 def _blmove(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool, raw_timeout: bytes, logged: list[bytes], served: list[bytes]) -> Any:
     """BLMOVE/BRPOPLPUSH: logged as `logged` when served at once, as `served` when served later."""
-    deadline = parse_timeout(raw_timeout)
+    deadline = to_timeout(raw_timeout)
     db = ctx.db
     value = list_at(db, src)
     if value:
@@ -147,7 +111,7 @@ def brpoplpush(ctx: Client, src: bytes, dst: bytes, timeout: bytes) -> Any:
 @command("blmpop")
 def blmpop(ctx: Client, timeout: bytes, *args: bytes) -> Any:
     keys, left, count = parse_mpop(args)
-    deadline = parse_timeout(timeout)
+    deadline = to_timeout(timeout)
     db = ctx.db
     for key in keys:
         value = list_at(db, key)
