@@ -8,6 +8,7 @@ that reproduce their effect, and XADD is logged with the concrete id it generate
 from __future__ import annotations
 
 import re
+import time
 from itertools import islice
 from typing import Any
 
@@ -91,11 +92,6 @@ def parse_interval(arg: bytes, missing_seq: int, is_start: bool) -> StreamID:
             raise err("invalid start ID for the interval" if is_start else "invalid end ID for the interval")
         return stepped
     return parse_id(arg, missing_seq)[0]
-
-
-def _count_arg(raw: bytes) -> int:
-    n = to_int(raw)
-    return n if n > 0 else 0
 
 
 def entry_reply(sid: StreamID, pairs: list[bytes]) -> list[Any]:
@@ -472,6 +468,8 @@ def _history(s: Stream, group: Group, cname: bytes, start: StreamID, count: int)
 
 def _ensure_consumer(ctx: Client, key: bytes, gname: bytes, group: Group, cname: bytes, noack: bool,
                      prop: list[list[bytes]]) -> None:
+    """Look the consumer up (refreshing seen-time) or create it. Redis 7.0 logs the creation only for
+    NOACK reads: otherwise the XCLAIM ... FORCE it logs creates the consumer on replay."""
     consumer = group.consumers.get(cname)
     if consumer is None:
         group.create_consumer(cname, now_ms())
@@ -594,7 +592,7 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
         return _xread_reply(ctx, items)
     if timeout == -1 or ctx.in_exec:
         return NULL_ARRAY
-    deadline = None if timeout == 0 else _monotonic() + timeout / 1000
+    deadline = None if timeout == 0 else time.monotonic() + timeout / 1000
     wait_ids = dict(zip(keys, ids, strict=True))
     bcount = count or XREAD_BLOCKED_DEFAULT_COUNT
     return Block(keys, deadline, lambda: _serve_blocked(ctx, wait_ids, gname, cname, noack, bcount), NULL_ARRAY)
@@ -626,12 +624,6 @@ def _serve_blocked(ctx: Client, wait_ids: dict[bytes, StreamID], gname: bytes | 
         _propagate(ctx, prop)
         return _xread_reply(ctx, [(key, entries)])
     return NOT_READY
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
 
 
 def _s(b: bytes) -> str:
@@ -863,12 +855,8 @@ def _claim_one(group: Group, sid: StreamID, nack: NACK, cname: bytes, when: int,
 
 
 def _claim_consumer(ctx: Client, key: bytes, group: Group, cname: bytes) -> None:
-    consumer = group.consumers.get(cname)
-    if consumer is None:
-        group.create_consumer(cname, now_ms())
-        ctx.db.event(key, "t", "xgroup-createconsumer")
-    else:
-        consumer.seen_time = now_ms()
+    # A claimer is created like a reader; its creation is not logged (the XCLAIM FORCE creates it).
+    _ensure_consumer(ctx, key, b"", group, cname, False, [])
 
 
 @command("xclaim")
@@ -1015,10 +1003,6 @@ def _stream_for_info(ctx: Client, key: bytes) -> Stream:
     return s
 
 
-def _lag(s: Stream, g: Group) -> int | None:
-    return s.group_lag(g)
-
-
 @command("xinfo|stream")
 def xinfo_stream(ctx: Client, key: bytes, *opts: bytes) -> Any:
     s = _stream_for_info(ctx, key)
@@ -1057,7 +1041,7 @@ def xinfo_stream(ctx: Client, key: bytes, *opts: bytes) -> Any:
             consumers.append(Map([b"name", cname, b"seen-time", c.seen_time, b"pel-count", len(c.pel), b"pending", cpel]))
         groups.append(Map([
             b"name", name, b"last-delivered-id", format_id(g.last_id),
-            b"entries-read", g.entries_read if g.entries_read != -1 else None, b"lag", _lag(s, g),
+            b"entries-read", g.entries_read if g.entries_read != -1 else None, b"lag", s.group_lag(g),
             b"pel-count", len(g.pel), b"pending", pel, b"consumers", consumers,
         ]))
     entries = [entry_reply(sid, p) for sid, p in s.range(MIN_ID, MAX_ID, count)]
@@ -1082,7 +1066,7 @@ def xinfo_groups(ctx: Client, key: bytes) -> Any:
         out.append(Map([
             b"name", name, b"consumers", len(g.consumers), b"pending", len(g.pel),
             b"last-delivered-id", format_id(g.last_id),
-            b"entries-read", g.entries_read if g.entries_read != -1 else None, b"lag", _lag(s, g),
+            b"entries-read", g.entries_read if g.entries_read != -1 else None, b"lag", s.group_lag(g),
         ]))
     return out
 
