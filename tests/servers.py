@@ -131,7 +131,8 @@ class Raw:
         """Read until n complete top-level RESP replies have arrived (parsed by hiredis)."""
         import hiredis
 
-        reader = hiredis.Reader()
+        need_more = object()  # a reply of RESP3 false is False, so "incomplete" needs its own marker
+        reader = hiredis.Reader(notEnoughData=need_more)
         data = b""
         got = 0
         pending = self.buf
@@ -143,7 +144,7 @@ class Raw:
                 pending = b""
             while got < n_replies:
                 r = reader.gets()
-                if r is False:
+                if r is need_more:
                     break
                 got += 1
             if got >= n_replies:
