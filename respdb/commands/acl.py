@@ -247,10 +247,12 @@ class AclState:
 
 
 def _reject(client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
-    state: AclState = client.server.acl
-    user = getattr(client, "acl_user", None) or state.default
-    if user.unrestricted:
+    # The marker is kept in step with the user's rules (mark/sync_clients), so clients of
+    # unrestricted users that are off the fast path for other reasons (MULTI, pub/sub) pay one
+    # set lookup here.
+    if _MARK not in client.flags_extra:
         return None
+    state: AclState = client.server.acl
     context = b"multi" if client.multi is not None else b"toplevel"
     result = state.denied(client, spec, argv, context)
     if result == rules.OK:

@@ -11,9 +11,9 @@ picks the error to report across selectors as ACLCheckAllUserCommandPerm does.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from respdb.commands.registry import _REDIS_TABLE, COMMANDS, CommandSpec
+from respdb.commands.registry import _REDIS_TABLE, COMMANDS, KEY_PROCS, CommandSpec
 from respdb.storage.glob import glob_match
 
 if TYPE_CHECKING:
@@ -404,18 +404,60 @@ def key_requirements(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, in
         return [(1, READ | WRITE if get else WRITE)]
     if name == "bitfield":  # bitfieldGetKeys: read-only unless a SET/INCRBY (or a bad option)
         return [(1, READ if _bitfield_readonly(argv) else READ | WRITE)]
+    plan = _PLANS.get(spec.name, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _PLANS[spec.name] = _range_plan(spec)
+    if plan is not None:  # every key spec is index + range: positions without re-reading the specs
+        n = len(argv)
+        out = []
+        for need, start, last, step, limit in plan:
+            if last >= 0:
+                end = start + last
+            elif limit > 1:
+                end = start + (n - 1 - start) // limit
+            else:
+                end = n + last
+            out.extend((i, need) for i in range(start, min(end, n - 1) + 1, step) if 0 < i < n)
+        if len(plan) > 1:
+            out.sort()
+        return out
     out = []
     for flags, positions in spec._key_specs(argv).items():
-        need = 0
-        for f in flags:
-            f = f.lower()
-            if f == "access":
-                need |= READ
-            elif f in ("insert", "delete", "update"):
-                need |= WRITE
+        need = _need(flags)
         out.extend((pos, need) for pos in positions)
     out.sort()
     return out
+
+
+_UNPLANNED: Any = object()
+_PLANS: dict[str, list[tuple[int, int, int, int, int]] | None] = {}
+
+
+def _need(flags: Any) -> int:
+    need = 0
+    for f in flags:
+        f = f.lower()
+        if f == "access":
+            need |= READ
+        elif f in ("insert", "delete", "update"):
+            need |= WRITE
+    return need
+
+
+def _range_plan(spec: CommandSpec) -> list[tuple[int, int, int, int, int]] | None:
+    """(need, start, lastkey, step, limit) per key spec when all are index/range specs, else None."""
+    if spec.name in KEY_PROCS or not spec.info:
+        return None if spec.name in KEY_PROCS else []
+    plan = []
+    for raw in spec.info[8]["~"]:
+        ks = dict(raw["%"])
+        begin, find = dict(ks["begin_search"]["%"]), dict(ks["find_keys"]["%"])
+        if begin["type"] != "index" or find["type"] != "range":
+            return None
+        bspec, fspec = dict(begin["spec"]["%"]), dict(find["spec"]["%"])
+        flags = [x["+"] if isinstance(x, dict) else x for x in ks["flags"]["~"]]
+        plan.append((_need(flags), bspec["index"], fspec["lastkey"], fspec["keystep"] or 1, fspec.get("limit", 0)))
+    return plan
 
 
 def _bitfield_readonly(argv: list[bytes]) -> bool:
