@@ -309,7 +309,8 @@ def pqsort(arr: list, cmp: object, lrange: int, rrange: int, a: int = 0, n: int 
             arr[pb], arr[pc] = arr[pc], arr[pb]
             pb += 1
             pc -= 1
-        # (Redis's copy has no switch to insertion sort when nothing moved; neither has this one.)
+        # No switch to insertion sort when nothing moved (as redis-server 7.0.15 behaves: its order of
+        # tied points only comes out with the recursion kept).
         pn = a + n
         r = min(pa - a, pb - pa)
         _vecswap(arr, a, pb - r, r)
