@@ -373,3 +373,33 @@ def test_acl_unrestricted_user_is_not_slowed(server: ServerProcess, users: list[
     default_t = min(run(server.client()) for _ in range(3))
     user_t = min(run(server.client(username=name, password="x")) for _ in range(3))
     assert user_t < default_t * 3
+
+
+def test_acl_exec_rechecks_queued_commands(server: ServerProcess, users: list[str]) -> None:
+    name = _user(server, users, "on", "nopass", "~*", "&*", "+@all")
+    raw = Raw(server.port)
+    raw.request(resp("AUTH", name, "x"))
+    assert raw.request(resp("MULTI")) == b"+OK\r\n"
+    assert raw.request(resp("SET", "k", "v")) == b"+QUEUED\r\n"
+    assert raw.request(resp("GET", "k")) == b"+QUEUED\r\n"
+    assert raw.request(resp("PING")) == b"+QUEUED\r\n"
+    server.client().execute_command("ACL", "SETUSER", name, "-set", "resetkeys", "~j")
+    prefix = (b"-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+              b"This command is no longer allowed for the following reason: ")
+    assert raw.request(resp("EXEC")) == (
+        b"*3\r\n" + prefix + b"no permission to execute the command or subcommand\r\n"
+        + prefix + b"no permission to touch the specified keys\r\n+PONG\r\n"
+    )
+    raw.close()
+    entry = _log_entries(server.client(), 1)[0]
+    assert (entry["reason"], entry["context"], entry["object"]) == ("key", "multi", "k")
+
+
+def test_acl_setuser_off_keeps_authenticated_connections(server: ServerProcess, users: list[str]) -> None:
+    name = _user(server, users, "on", ">pw", "~*", "+@all")
+    raw = Raw(server.port)
+    assert raw.request(resp("AUTH", name, "pw")) == b"+OK\r\n"
+    server.client().execute_command("ACL", "SETUSER", name, "off")
+    assert raw.request(resp("PING")) == b"+PONG\r\n"  # as in Redis: only new AUTH attempts fail
+    assert raw.request(resp("AUTH", name, "pw")).startswith(b"-WRONGPASS")
+    raw.close()

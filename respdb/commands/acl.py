@@ -38,6 +38,11 @@ _NOPERM = {
     rules.DENIED_KEY: "NOPERM this user has no permissions to access one of the keys used as arguments",
     rules.DENIED_CHANNEL: "NOPERM this user has no permissions to access one of the channels used as arguments",
 }
+_EXEC_DENIED = {
+    rules.DENIED_CMD: "no permission to execute the command or subcommand",
+    rules.DENIED_KEY: "no permission to touch the specified keys",
+    rules.DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
 _SCRIPT_DENIED = {
     rules.DENIED_CMD: b"The user executing the script can't run this command or subcommand",
     rules.DENIED_KEY: b"The user executing the script can't access at least one of the keys mentioned in the command arguments",
@@ -260,6 +265,23 @@ def _reject(client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
     return _NOPERM[result].format(name=spec.name)
 
 
+def _exec_check(client: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
+    """EXEC checks each queued command again: the rules may have changed since it was queued."""
+    if _MARK not in client.flags_extra:
+        return None
+    state: AclState = client.server.acl
+    user = state.user_of(client)
+    result, idx = user.check(spec, argv)
+    if result == rules.OK:
+        return None
+    obj = spec.name.encode() if result == rules.DENIED_CMD else argv[idx]
+    state.add_log(client, result, b"multi", obj, user.name, "exec")
+    return (
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+        "This command is no longer allowed for the following reason: " + _EXEC_DENIED[result]
+    )
+
+
 @on_server_init
 def install(server: Any) -> None:
     state = AclState(server)
@@ -270,6 +292,7 @@ def install(server: Any) -> None:
     server.auth_required = state.auth_required
     server.acl_authenticate = state.authenticate
     server.acl_user_changed = state.mark
+    server.acl_exec_check = _exec_check
     server.reject_hooks.insert(0, _reject)
     accept = server.accept_client
 

@@ -62,11 +62,15 @@ def exec_(ctx: Client) -> object:
     parts = [b"*%d\r\n" % len(queue)]
     dirty = ctx.keyspace.dirty
     was_in_exec = ctx.in_exec
+    acl_recheck = getattr(server, "acl_exec_check", None)
     ctx.in_exec = True  # blocking commands answer at once instead of blocking
     try:
         for spec, argv in queue:
             pubsub.current_argv = argv
             try:
+                denied = acl_recheck(ctx, spec, argv) if acl_recheck is not None else None
+                if denied is not None:  # ACL rules changed since the command was queued
+                    raise CommandError(denied)
                 reply = call(ctx, spec, argv)
             except CommandError as exc:
                 server.stat_errors(exc.text)
