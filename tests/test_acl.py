@@ -325,7 +325,8 @@ def test_acl_aclfile_save_load_round_trip() -> None:
         with pytest.raises(redis.ResponseError) as exc:
             c.execute_command("ACL", "LOAD")
         assert str(exc.value) == (
-            f"{path}:2: Unknown command or category name in ACL. {path}:3 should start with user keyword followed by "
+            f"{path}:2: Error in applying operation '+nosuchcommand': Unknown command or category name in ACL. "
+            f"{path}:3 should start with user keyword followed by "
             "the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         )
         assert c.acl_list() == saved

@@ -288,3 +288,34 @@ def test_acl_random_rule_sequences_match_redis(server, oracle, rules: list[str])
             pair.same("ACL", "DRYRUN", name, *args)
     finally:
         pair.close()
+
+
+def test_acl_aclfile_load_errors_and_round_trip_match_redis(tmp_path) -> None:
+    """Same aclfile content to both servers (each with its own file at the same relative spot):
+    ACL LOAD errors identical (paths aside), and a file saved by Redis loads into respdb as the same users."""
+    from tests.servers import redis_oracle, respdb_server
+
+    ours_file, theirs_file = tmp_path / "ours.acl", tmp_path / "theirs.acl"
+    base = "user default on nopass ~* &* +@all\n"
+    for f in (ours_file, theirs_file):
+        f.write_text(base)
+    with respdb_server("--aclfile", str(ours_file)) as ours, redis_oracle("--aclfile", str(theirs_file)) as theirs:
+        a, b = Raw(ours.port), Raw(theirs.port)
+        bad = (base + "user bad on +nosuchcommand\nnonsense\nuser x (+get\nuser \"a b\" on\nuser y on\nuser y off\n"
+               "user z #abc\nuser w on >secretpw <otherpw\nuser v on allkeys ~x\n")
+        for f in (ours_file, theirs_file):
+            f.write_text(bad)
+        ra, rb = a.request(resp("ACL", "LOAD")), b.request(resp("ACL", "LOAD"))
+        assert ra.replace(str(ours_file).encode(), b"F") == rb.replace(str(theirs_file).encode(), b"F")
+        assert b"secretpw" not in ra
+        b.request(resp("ACL", "SETUSER", "svc", "on", ">pw", "~svc:*", "%R~ro:*", "&q*", "+@read", "-@dangerous",
+                       "(+set ~w*)", "+select|0"))
+        assert b.request(resp("ACL", "SAVE")) == b"+OK\r\n"
+        ours_file.write_text(theirs_file.read_text())
+        assert a.request(resp("ACL", "LOAD")) == b"+OK\r\n"
+        assert a.request(resp("ACL", "SAVE")) == b"+OK\r\n"
+        ours_lines = [_norm_line(line.encode()) for line in ours_file.read_text().splitlines()]
+        theirs_lines = [_norm_line(line.encode()) for line in theirs_file.read_text().splitlines()]
+        assert ours_lines == theirs_lines
+        a.close()
+        b.close()

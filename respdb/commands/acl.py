@@ -223,7 +223,10 @@ class AclState:
                 try:
                     user.apply(op.strip(b"\t\r\n"), self.pubsub_all)
                 except RuleError as exc:
-                    errors_text += f"{path}:{linenum}: {exc}. "
+                    if str(exc) == rules.E_UNKNOWN:  # only this text names the rule: others may hold a password
+                        errors_text += f"{path}:{linenum}: Error in applying operation '{_s(op)}': {exc}. "
+                    else:
+                        errors_text += f"{path}:{linenum}: {exc}. "
         if errors_text:
             return errors_text + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         self.default.copy_from(users.pop(b"default", None) or self.new_default())
