@@ -47,6 +47,10 @@ class Server:
         self.start_time = time.time()
         self.clock = self.start_time  # refreshed by the cron; coarse time for idle tracking
         self.commands_processed = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+        # Samples for INFO's instantaneous_* rates: (time, ops, input bytes, output bytes), last 16.
+        self.rate_samples: deque[tuple[float, int, int, int]] = deque(maxlen=16)
         self.connections_received = 0
         self.rejected_connections = 0
         self.error_counts: dict[str, int] = {}
@@ -170,6 +174,8 @@ class Server:
         from respdb.commands.registry import COMMANDS
 
         self.commands_processed = 0
+        self.net_input_bytes = self.net_output_bytes = 0
+        self.rate_samples.clear()
         self.connections_received = 0
         self.rejected_connections = 0
         self.error_counts.clear()
@@ -303,6 +309,7 @@ class Server:
 
     def cron(self) -> None:
         self.clock = time.time()
+        self.rate_samples.append((time.monotonic(), self.commands_processed, self.net_input_bytes, self.net_output_bytes))
         now = now_ms()
         # Active expiry: Redis spends ~25% of a cycle; a fixed budget per db keeps latency bounded.
         for db in self.keyspace.dbs:

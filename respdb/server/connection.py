@@ -74,6 +74,7 @@ class Connection(asyncio.Protocol):
         client = self.client
         if client is None or self.closed:
             return
+        self.server.net_input_bytes += len(data)
         try:
             cmds = self.parser.feed(data)
         except ProtocolError as exc:
@@ -115,7 +116,9 @@ class Connection(asyncio.Protocol):
         if out and not self.closed:
             if self.server.reply_barrier is not None:
                 self.server.reply_barrier()  # the writes these replies acknowledge reach the disk first
-            self.transport.write(b"".join(out) if len(out) > 1 else out[0])  # type: ignore[union-attr]
+            payload = b"".join(out) if len(out) > 1 else out[0]
+            server.net_output_bytes += len(payload)
+            self.transport.write(payload)  # type: ignore[union-attr]
             if server.normal_obuf_limits is not None:
                 self._check_output_limit(server.normal_obuf_limits)
         if client.close_after_reply:  # type: ignore[union-attr]

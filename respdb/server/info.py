@@ -90,10 +90,28 @@ def section_memory(s: Server) -> list[tuple[str, Any]]:
     ]
 
 
+def _rates(s: Server) -> tuple[float, float, float]:
+    """Per-second rates over the cron's recent samples (Redis averages its last 16 samples too)."""
+    samples = s.rate_samples
+    if len(samples) < 2:
+        return 0.0, 0.0, 0.0
+    (t0, ops0, in0, out0), (t1, ops1, in1, out1) = samples[0], samples[-1]
+    span = t1 - t0
+    if span <= 0:
+        return 0.0, 0.0, 0.0
+    return (ops1 - ops0) / span, (in1 - in0) / span / 1024, (out1 - out0) / span / 1024
+
+
 def section_stats(s: Server) -> list[tuple[str, Any]]:
+    ops, kin, kout = _rates(s)
     return [
         ("total_connections_received", s.connections_received),
         ("total_commands_processed", s.commands_processed),
+        ("instantaneous_ops_per_sec", int(ops)),
+        ("total_net_input_bytes", s.net_input_bytes),
+        ("total_net_output_bytes", s.net_output_bytes),
+        ("instantaneous_input_kbps", f"{kin:.2f}"),
+        ("instantaneous_output_kbps", f"{kout:.2f}"),
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", s.keyspace.expired_keys),
         ("total_error_replies", s.total_error_replies),
