@@ -204,10 +204,12 @@ def _parse_all(data: bytes) -> list[object]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(_PUBSUB_STEP, min_size=1, max_size=15))
-def test_differential_pubsub_random(server, oracle, steps):
+@given(steps=st.lists(_PUBSUB_STEP, min_size=1, max_size=15), resp3=st.booleans())
+def test_differential_pubsub_random(server, oracle, steps, resp3):
     p = Pair(server, oracle)
     try:
+        if resp3:
+            p.step(0, ("HELLO", "3"), 1)  # the subscriber gets pushes and may run any command
         for cmd, args in steps:
             if cmd in ("PUBLISH", "SPUBLISH"):
                 ours, theirs = p.step(1, (cmd, *args, "m"), 1)
