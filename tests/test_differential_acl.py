@@ -319,3 +319,48 @@ def test_acl_aclfile_load_errors_and_round_trip_match_redis(tmp_path) -> None:
         assert ours_lines == theirs_lines
         a.close()
         b.close()
+
+
+def _log_fields(conn: Raw) -> list[list]:
+    """ACL LOG entries without age-seconds and client-info (times and addresses differ)."""
+    import hiredis
+
+    reader = hiredis.Reader()
+    reader.feed(conn.request(resp("ACL", "LOG", "50")))
+    out = []
+    for entry in reader.gets():
+        d = _as_dict(entry)
+        out.append([d[b"count"], d[b"reason"], d[b"context"], d[b"object"], d[b"username"]])
+    return out
+
+
+ENFORCED = [
+    ("GET", "app:1"), ("GET", "other"), ("SET", "app:1", "v"), ("SET", "ro:1", "v"), ("GET", "ro:1"),
+    ("SET", "wo:1", "v"), ("GET", "wo:1"), ("SET", "wo:1", "v", "GET"), ("MGET", "app:1", "ro:1", "x"),
+    ("COPY", "ro:1", "wo:2"), ("COPY", "wo:1", "ro:2"), ("LMOVE", "ro:1", "wo:1", "LEFT", "LEFT"),
+    ("DEL", "app:1"), ("FLUSHALL",), ("CONFIG", "SET", "timeout", "0"), ("CONFIG", "GET", "timeout"),
+    ("PUBLISH", "news.1", "m"), ("PUBLISH", "sport", "m"), ("SUBSCRIBE", "sport"),
+    ("EVAL", "return redis.call('get', KEYS[1])", "1", "x"), ("EVAL", "return redis.call('get', 'x')", "0"),
+    ("EVAL", "return redis.call('set', 'app:2', 'v')", "0"), ("EVAL", "return redis.pcall('flushall')", "0"),
+    ("EVAL", "return redis.acl_check_cmd('set', 'app:3', 'v')", "0"),
+    ("MULTI",), ("GET", "app:1"), ("SET", "zz", "v"), ("EXEC",), ("SELECT", "0"), ("SELECT", "1"),
+    ("BITFIELD", "ro:1", "GET", "u8", "0"), ("BITFIELD", "ro:1", "SET", "u8", "0", "1"),
+    ("AUTH", "nosuch-dacl-user", "pw"), ("PING",), ("ACL", "WHOAMI"), ("NOSUCHCMD",), ("GET",),
+]
+
+
+def test_acl_enforcement_replies_and_log_match_redis(acl: AclPair) -> None:
+    name = _unique("enf")
+    acl.setuser(name, "on", ">pw", "~app:*", "%R~ro:*", "%W~wo:*", "&news.*", "+@all", "-@dangerous",
+                "+config|get", "-select", "+select|0", "-eval", "+eval")
+    acl.same("ACL", "LOG", "RESET")
+    ours, theirs = Raw(acl.ours.sock.getpeername()[1]), Raw(acl.theirs.sock.getpeername()[1])
+    try:
+        assert ours.request(resp("AUTH", name, "pw")) == theirs.request(resp("AUTH", name, "pw")) == b"+OK\r\n"
+        for args in ENFORCED:
+            a, b = ours.request(resp(*args)), theirs.request(resp(*args))
+            assert a == b, f"{args!r}: respdb {a!r} != redis {b!r}"
+        assert _log_fields(acl.ours) == _log_fields(acl.theirs)
+    finally:
+        ours.close()
+        theirs.close()
