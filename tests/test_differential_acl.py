@@ -364,3 +364,27 @@ def test_acl_enforcement_replies_and_log_match_redis(acl: AclPair) -> None:
     finally:
         ours.close()
         theirs.close()
+
+
+def test_acl_requirepass_flows_match_redis() -> None:
+    """NOAUTH, AUTH forms, HELLO AUTH and the default user's password with requirepass, byte for byte."""
+    from tests.servers import redis_oracle, respdb_server
+
+    with respdb_server("--requirepass", "pw1", password="pw1") as ours, redis_oracle("--requirepass", "pw1") as theirs:
+        a, b = Raw(ours.port), Raw(theirs.port)
+        steps = [
+            ("PING",), ("ACL", "WHOAMI"), ("AUTH", "bad"), ("AUTH", "default", "bad"), ("AUTH", "a", "b", "c"),
+            ("HELLO", "3", "AUTH", "default", "bad"), ("HELLO", "2"), ("AUTH", "pw1"), ("ACL", "WHOAMI"),
+            ("ACL", "GETUSER", "default"), ("CONFIG", "SET", "requirepass", "pw2"), ("ACL", "GETUSER", "default"),
+            ("AUTH", "pw1"), ("AUTH", "default", "pw2"), ("ACL", "SETUSER", "default", ">extra"), ("CONFIG", "GET", "requirepass"),
+            ("ACL", "GETUSER", "default"), ("CONFIG", "SET", "requirepass", ""), ("ACL", "GETUSER", "default"),
+            ("AUTH", "whatever"), ("AUTH", "default", "whatever"),
+        ]
+        last = [("ACL", "SETUSER", "default", "resetpass"), ("RESET",), ("PING",), ("AUTH", "default", "x")]
+        for i, args in enumerate(steps + last):
+            if i == len(steps):
+                assert _log_fields(a) == _log_fields(b)
+            ra, rb = a.request(resp(*args)), b.request(resp(*args))
+            assert ra == rb, f"{args!r}: respdb {ra!r} != redis {rb!r}"
+        a.close()
+        b.close()
