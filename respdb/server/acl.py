@@ -156,6 +156,8 @@ class Selector:
                 else:
                     raise RuleError(E_SYNTAX)
                 offset += 1
+            if not flags:  # "%~x" or a bare "%": a permission is required
+                raise RuleError(E_SYNTAX)
         else:
             flags = READ | WRITE
         pattern = op[offset:]
