@@ -53,7 +53,7 @@ def _norm_rules(text: bytes) -> tuple[list[bytes], frozenset[bytes]]:
     """(leading +@all/-@all and category tokens in order, set of single-command tokens)."""
     tokens = text.split()
     head = [t for t in tokens if t[1:2] == b"@"]
-    singles = frozenset(t for t in tokens if t[1:2] != b"@")
+    singles = frozenset(t for t in tokens if t[1:2] != b"@" and t[1:] not in EXTRA)
     return head, singles
 
 
