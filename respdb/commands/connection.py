@@ -89,7 +89,7 @@ def hello(ctx: Client, *args: bytes) -> object:
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")
     if not ctx.authenticated:
-        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
     if name is not None:
         ctx.name = name
     ctx.set_protocol(resp3)
@@ -274,7 +274,14 @@ def client_kill(ctx: Client, *args: bytes) -> object:
         elif opt == b"laddr":
             filters.append(lambda c, v=value: c.laddr.encode() == v)
         elif opt == b"user":
-            filters.append(lambda c, v=value: c.user.encode() == v)
+            acl = getattr(ctx.server, "acl", None)
+            if acl is not None:
+                user = acl.users.get(value)
+                if user is None:
+                    raise err(f"No such user '{value.decode('utf-8', 'replace')}'")
+                filters.append(lambda c, u=user, a=acl: a.user_of(c) is u)
+            else:
+                filters.append(lambda c, v=value: c.user.encode() == v)
         elif opt == b"type":
             kind = value.lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
