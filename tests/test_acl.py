@@ -404,3 +404,15 @@ def test_acl_setuser_off_keeps_authenticated_connections(server: ServerProcess, 
     assert raw.request(resp("PING")) == b"+PONG\r\n"  # as in Redis: only new AUTH attempts fail
     assert raw.request(resp("AUTH", name, "pw")).startswith(b"-WRONGPASS")
     raw.close()
+
+
+def test_acl_client_kill_user(server: ServerProcess, users: list[str]) -> None:
+    name = _user(server, users, "on", "nopass", "+@all")
+    raw = Raw(server.port)
+    raw.request(resp("AUTH", name, "x"))
+    admin = Raw(server.port)
+    assert admin.request(resp("CLIENT", "KILL", "USER", "no-such-user-x")) == b"-ERR No such user 'no-such-user-x'\r\n"
+    assert admin.request(resp("CLIENT", "KILL", "USER", name)) == b":1\r\n"
+    assert _wait_closed(raw)
+    raw.close()
+    admin.close()
