@@ -1,5 +1,7 @@
-"""Sorted set commands: ZADD and friends, the ZRANGE family, pops (blocking too), ZRANDMEMBER, ZSCAN and
-the set algebra (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD), with Redis 7.0's argument order and errors."""
+"""Sorted set commands: ZADD/ZINCRBY/ZREM, the point reads (ZSCORE, ZRANK, ZCOUNT ...), ZRANDMEMBER,
+ZSCAN and the set algebra (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD), with Redis 7.0's argument order and
+errors; also the helpers the other sorted set modules share (typed lookup, range replies, *STORE).
+Ranges are in zsets_ranges.py, pops (blocking too) in zsets_pops.py, geo commands in geo.py."""
 
 from __future__ import annotations
 
@@ -7,14 +9,13 @@ import random
 from collections.abc import Iterable
 
 from respdb import errors
-from respdb.commands.args import LLONG_MAX, to_int, to_timeout
-from respdb.commands.dispatch import NOT_READY, Block
+from respdb.commands.args import LLONG_MAX, to_int
 from respdb.commands.generic import ENCODERS, parse_scan_cursor, parse_scan_options
 from respdb.commands.registry import command
 from respdb.config import param
 from respdb.errors import CommandError, err
 from respdb.protocol.encoder import format_double
-from respdb.protocol.types import NULL_ARRAY, Double, PairList, Raw
+from respdb.protocol.types import Double, PairList, Raw
 from respdb.server.client import Client
 from respdb.server.hooks import on_server_init
 from respdb.storage.glob import compile_glob
@@ -108,14 +109,14 @@ def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
             break
         flags |= bit
         i += 1
-    return _zadd(ctx, key, flags, args[i:])
+    return zadd_generic(ctx, key, flags, args[i:])
 
 
 _NUMERIC_START = b"0123456789+-."  # a score, never an option word (b"" is an error either way)
 
 
 # Pre-encoded replies of the hot commands: the dispatcher sends a Raw as it is.
-_ZERO, _ONE, _EMPTY = Raw(b":0\r\n"), Raw(b":1\r\n"), Raw(b"*0\r\n")
+_ZERO, _ONE = Raw(b":0\r\n"), Raw(b":1\r\n")
 
 
 def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> object:
@@ -144,10 +145,10 @@ def _zadd_one(ctx: Client, key: bytes, raw: bytes, member: bytes) -> object:
 
 @command("zincrby")
 def zincrby(ctx: Client, key: bytes, increment: bytes, member: bytes) -> object:
-    return _zadd(ctx, key, 8, (increment, member))
+    return zadd_generic(ctx, key, 8, (increment, member))
 
 
-def _zadd(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) -> object:
+def zadd_generic(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) -> object:
     npairs = len(pairs)
     if npairs % 2 or not npairs:
         raise CommandError(errors.SYNTAX)
@@ -199,6 +200,8 @@ def _zadd(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) -> obje
             updated += 1
     if added or updated:
         db.changed(key, "z", "zincr" if incr else "zadd")
+        # Redis counts every element added or updated (rdb_changes_since_last_save, save rules).
+        db.keyspace.dirty += added + updated - 1
     if incr:
         return Double(score) if processed else None
     return added + updated if ch else added
@@ -218,6 +221,7 @@ def zrem(ctx: Client, key: bytes, *members: bytes) -> int:
                 break
     if deleted:
         db.changed(key, "z", "zrem")
+        db.keyspace.dirty += deleted - 1  # one change per element, as Redis counts them
         if not z:
             db.remove_if_empty(key, z)
             db.event(key, "g", "del")
@@ -247,14 +251,14 @@ def zcard(ctx: Client, key: bytes) -> int:
     return 0 if z is None else len(z)
 
 
-def _score_range(min_: bytes, max_: bytes) -> tuple[float, bool, float, bool]:
+def to_score_range(min_: bytes, max_: bytes) -> tuple[float, bool, float, bool]:
     rng = parse_score_range(min_, max_)
     if rng is None:
         raise CommandError(errors.MIN_MAX_FLOAT)
     return rng
 
 
-def _lex_range(min_: bytes, max_: bytes) -> tuple:
+def to_lex_range(min_: bytes, max_: bytes) -> tuple:
     rng = parse_lex_range(min_, max_)
     if rng is None:
         raise CommandError(errors.MIN_MAX_LEX)
@@ -263,7 +267,7 @@ def _lex_range(min_: bytes, max_: bytes) -> tuple:
 
 @command("zcount")
 def zcount(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
-    rng = _score_range(min_, max_)
+    rng = to_score_range(min_, max_)
     z = get_zset(ctx.db, key)
     if z is None:
         return 0
@@ -273,7 +277,7 @@ def zcount(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
 
 @command("zlexcount")
 def zlexcount(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
-    rng = _lex_range(min_, max_)
+    rng = to_lex_range(min_, max_)
     z = get_zset(ctx.db, key)
     if z is None:
         return 0
@@ -299,314 +303,6 @@ def zrank(ctx: Client, key: bytes, member: bytes) -> int | None:
 @command("zrevrank")
 def zrevrank(ctx: Client, key: bytes, member: bytes) -> int | None:
     return _rank(ctx, key, member, True)
-
-
-# --- the ZRANGE family -----------------------------------------------------------------------------
-RANK, SCORE, LEX = 0, 1, 2
-
-
-def _clip_ranks(start: int, end: int, n: int) -> tuple[int, int]:
-    """Redis's index sanitising: negative from the end; [lo, hi) or an empty pair."""
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return 0, 0
-    if end >= n:
-        end = n - 1
-    return start, end + 1
-
-
-def zrange_generic(ctx: Client, args: tuple[bytes, ...], dst: bytes | None, rangetype: int | None, reverse: bool | None) -> object:
-    """zrangeGenericCommand: args are (src, min, max, options...)."""
-    key, min_, max_ = args[0], args[1], args[2]
-    withscores = False
-    offset, limit = 0, -1
-    i = 3
-    n = len(args)
-    while i < n:
-        opt = args[i].lower()
-        if dst is None and opt == b"withscores":
-            withscores = True
-        elif opt == b"limit" and n - i - 1 >= 2:
-            offset = to_int(args[i + 1])
-            limit = to_int(args[i + 2])
-            i += 2
-        elif reverse is None and opt == b"rev":
-            reverse = True
-        elif rangetype is None and opt == b"bylex":
-            rangetype = LEX
-        elif rangetype is None and opt == b"byscore":
-            rangetype = SCORE
-        else:
-            raise CommandError(errors.SYNTAX)
-        i += 1
-    reverse = bool(reverse)
-    if rangetype is None:
-        rangetype = RANK
-    if limit != -1 and rangetype == RANK:
-        raise err("syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
-    if withscores and rangetype == LEX:
-        raise err("syntax error, WITHSCORES not supported in combination with BYLEX")
-    if reverse and rangetype != RANK:
-        min_, max_ = max_, min_  # given as max, min
-    if rangetype == RANK:
-        rng: object = (to_int(min_), to_int(max_))
-    elif rangetype == SCORE:
-        rng = _score_range(min_, max_)
-    else:
-        rng = _lex_range(min_, max_)
-    z = get_zset(ctx.db, key)
-    if z is None:
-        return [] if dst is None else store_result(ctx, dst, None, "zrangestore")
-    if rangetype == RANK:
-        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
-        if reverse:
-            lo, hi = len(z) - hi, len(z) - lo
-    else:
-        if rangetype == SCORE:
-            lo, hi = z.score_range(rng)  # type: ignore[arg-type]
-        else:
-            lo, hi = z.lex_range_rev(rng) if reverse else z.lex_range(rng)  # type: ignore[arg-type]
-        # Redis skips `offset` elements one by one; a negative offset never gets there.
-        if offset < 0 or (offset > 0 and offset >= len(z)):
-            lo = hi
-        elif reverse:
-            hi = max(lo, hi - offset)
-            if limit >= 0:
-                lo = max(lo, hi - limit)
-        else:
-            lo = min(hi, lo + offset)
-            if limit >= 0:
-                hi = min(hi, lo + limit)
-    pairs = z.slice(lo, hi, reverse)
-    if dst is None:
-        return emit(ctx, pairs, withscores)
-    result = ZSet.from_items((m, s) for s, m in pairs)
-    return store_result(ctx, dst, result, "zrangestore")
-
-
-@command("zrange")
-def zrange(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, None, None)
-
-
-@command("zrangestore")
-def zrangestore(ctx: Client, dst: bytes, *args: bytes) -> object:
-    return zrange_generic(ctx, args, dst, None, None)
-
-
-@command("zrevrange")
-def zrevrange(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, RANK, True)
-
-
-@command("zrangebyscore")
-def zrangebyscore(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, SCORE, False)
-
-
-@command("zrevrangebyscore")
-def zrevrangebyscore(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, SCORE, True)
-
-
-@command("zrangebylex")
-def zrangebylex(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, LEX, False)
-
-
-@command("zrevrangebylex")
-def zrevrangebylex(ctx: Client, *args: bytes) -> object:
-    return zrange_generic(ctx, args, None, LEX, True)
-
-
-# --- ZREMRANGEBY* ----------------------------------------------------------------------------------
-def _zremrange(ctx: Client, key: bytes, min_: bytes, max_: bytes, rangetype: int) -> int:
-    if rangetype == RANK:
-        rng: object = (to_int(min_), to_int(max_))
-    elif rangetype == SCORE:
-        rng = _score_range(min_, max_)
-    else:
-        rng = _lex_range(min_, max_)
-    db = ctx.db
-    z = get_zset(db, key)
-    if z is None:
-        return 0
-    if rangetype == RANK:
-        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
-    elif rangetype == SCORE:
-        lo, hi = z.score_range(rng)  # type: ignore[arg-type]
-    else:
-        lo, hi = z.lex_range(rng)  # type: ignore[arg-type]
-    deleted = z.delete_slice(lo, hi)
-    if deleted:
-        db.changed(key, "z", ("zremrangebyrank", "zremrangebyscore", "zremrangebylex")[rangetype])
-        if not z:
-            db.remove_if_empty(key, z)
-            db.event(key, "g", "del")
-    return deleted
-
-
-@command("zremrangebyrank")
-def zremrangebyrank(ctx: Client, key: bytes, start: bytes, stop: bytes) -> int:
-    return _zremrange(ctx, key, start, stop, RANK)
-
-
-@command("zremrangebyscore")
-def zremrangebyscore(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
-    return _zremrange(ctx, key, min_, max_, SCORE)
-
-
-@command("zremrangebylex")
-def zremrangebylex(ctx: Client, key: bytes, min_: bytes, max_: bytes) -> int:
-    return _zremrange(ctx, key, min_, max_, LEX)
-
-
-# --- pops --------------------------------------------------------------------------------------------
-def _pop(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list[tuple[bytes, float]]:
-    """Remove up to `count` elements from one end (events and key deletion as genericZpopCommand)."""
-    n = min(count, len(z))
-    if n == 1:
-        out = [z.pop_at(-1 if use_max else 0)]
-    elif use_max:
-        out = [(m, s) for s, m in z.slice(len(z) - n, len(z), True)]
-        z.delete_slice(len(z) - n, len(z))
-    else:
-        out = [(m, s) for s, m in z.slice(0, n)]
-        z.delete_slice(0, n)
-    db = ctx.db
-    db.changed(key, "z", "zpopmax" if use_max else "zpopmin")
-    if not z:
-        db.remove_if_empty(key, z)
-        db.event(key, "g", "del")
-    return out
-
-
-def _first_nonempty(db: Database, keys: Iterable[bytes]) -> tuple[bytes, ZSet] | None:
-    for key in keys:
-        z = get_zset(db, key)
-        if z:
-            return key, z
-    return None
-
-
-def _zpop(ctx: Client, key: bytes, args: tuple[bytes, ...], use_max: bool) -> object:
-    if len(args) > 1:
-        raise CommandError(errors.SYNTAX)
-    count = -1
-    if args:
-        count = to_int(args[0], errors.NOT_POSITIVE)
-        if count < 0:
-            raise CommandError(errors.NOT_POSITIVE)
-    z = get_zset(ctx.db, key)
-    if z is None or count == 0:
-        return _EMPTY
-    popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
-    if count == -1:
-        member, score = popped[0]
-        text = b"%.17g" % score  # %g spells inf and -inf as Redis does
-        if ctx.resp3:
-            return Raw(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(member), member, text))
-        return Raw(b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(text), text))
-    return PairList([[m, Double(s)] for m, s in popped])
-
-
-@command("zpopmin")
-def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
-    return _zpop(ctx, key, args, False)
-
-
-@command("zpopmax")
-def zpopmax(ctx: Client, key: bytes, *args: bytes) -> object:
-    return _zpop(ctx, key, args, True)
-
-
-def _try_bpop(ctx: Client, keys: tuple[bytes, ...], use_max: bool, count: int) -> object:
-    """One attempt of a blocking pop: the reply, or None when every key is empty. count -1 = BZPOPMIN."""
-    found = _first_nonempty(ctx.db, keys)
-    if found is None:
-        return None
-    key, z = found
-    popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
-    name = b"ZPOPMAX" if use_max else b"ZPOPMIN"
-    if count == -1:
-        # Served or not, the log gets the non-blocking form: replaying it must not block.
-        ctx.propagate_argv = [name, key]
-        member, score = popped[0]
-        return [key, member, Double(score)]
-    ctx.propagate_argv = [name, key, b"%d" % count]
-    return [key, [[m, Double(s)] for m, s in popped]]
-
-
-def _block_pop(ctx: Client, keys: tuple[bytes, ...], timeout: bytes, use_max: bool, count: int) -> object:
-    deadline = to_timeout(timeout)
-    reply = _try_bpop(ctx, keys, use_max, count)
-    if reply is not None:
-        return reply
-    if ctx.in_exec:
-        return NULL_ARRAY
-
-    def serve() -> object:
-        # A key that now holds another type keeps the client waiting (Redis 7.0 serves zsets only).
-        db = ctx.db
-        for key in keys:
-            value = db.get(key)
-            if value.__class__ is ZSet and value:
-                return _try_bpop(ctx, (key,), use_max, count)
-        return NOT_READY
-
-    return Block(list(keys), deadline, serve=serve, timeout_reply=NULL_ARRAY)
-
-
-@command("bzpopmin")
-def bzpopmin(ctx: Client, *args: bytes) -> object:
-    return _block_pop(ctx, args[:-1], args[-1], False, -1)
-
-
-@command("bzpopmax")
-def bzpopmax(ctx: Client, *args: bytes) -> object:
-    return _block_pop(ctx, args[:-1], args[-1], True, -1)
-
-
-def _parse_mpop(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], bool, int]:
-    """numkeys key... MIN|MAX [COUNT n] → (keys, use_max, count)."""
-    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    where = numkeys + 1
-    if where >= len(args):
-        raise CommandError(errors.SYNTAX)
-    word = args[where].lower()
-    if word not in (b"min", b"max"):
-        raise CommandError(errors.SYNTAX)
-    count = -1
-    j = where + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_POSITIVE)
-            j += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return args[1:where], word == b"max", 1 if count == -1 else count
-
-
-@command("zmpop")
-def zmpop(ctx: Client, *args: bytes) -> object:
-    keys, use_max, count = _parse_mpop(args)
-    reply = _try_bpop(ctx, keys, use_max, count)
-    return NULL_ARRAY if reply is None else reply
-
-
-@command("bzmpop")
-def bzmpop(ctx: Client, timeout: bytes, *args: bytes) -> object:
-    keys, use_max, count = _parse_mpop(args)
-    return _block_pop(ctx, keys, timeout, use_max, count)
 
 
 # --- ZRANDMEMBER / ZSCAN -------------------------------------------------------------------------------
