@@ -55,6 +55,9 @@ class Server:
         self.rejected_connections = 0
         self.error_counts: dict[str, int] = {}
         self.total_error_replies = 0
+        # Set by server/memory.py while maxmemory > 0: fn(db) -> whether memory may be over the
+        # limit, when dispatch's fast path sends a denyoom command through reject() (eviction, OOM).
+        self.oom_guard: Any = None
         self.post_command_needed = False  # set by features that watch every command (MONITOR)
         self.post_command_hooks: list[Callable[[Client, CommandSpec, list[bytes]], None]] = []
         # Writes of the current command as (db id, argv), flushed to propagate_hooks (AOF) per command.
@@ -165,10 +168,8 @@ class Server:
         return not isinstance(spec, str) and (spec.write or "may_replicate" in spec.flags)
 
     def used_memory(self) -> int:
-        """Bytes the process holds (RSS): what maxmemory and INFO memory account against."""
-        from respdb.server.info import rss_bytes
-
-        return rss_bytes()
+        """Estimated bytes in use (server/memory.py): what maxmemory and INFO memory account against."""
+        return self.memory.used_memory()  # type: ignore[attr-defined]
 
     def reset_stats(self) -> None:
         from respdb.commands.registry import COMMANDS
@@ -181,6 +182,7 @@ class Server:
         self.error_counts.clear()
         self.total_error_replies = 0
         self.keyspace.expired_keys = 0
+        self.memory.evicted_keys = 0  # type: ignore[attr-defined]
         for spec in COMMANDS.values():
             for sp in [spec, *spec.subcommands.values()]:
                 sp.calls = sp.failed_calls = sp.rejected_calls = 0
@@ -278,9 +280,17 @@ class Server:
             ready, ks.ready_keys = ks.ready_keys, []
             for db_id, key in ready:
                 queue = ks.blocking_keys.get(db_id, {}).get(key)
-                while queue:
-                    client = queue[0]
+                if not queue:
+                    continue
+                # In arrival order; a waiter that cannot take from this key (it waits for another
+                # type, or the key ran dry) is skipped, and the ones behind it still get their turn.
+                data = ks.dbs[db_id].data
+                for client in list(queue):
+                    if key not in data:
+                        break  # nothing left to hand out (a popped-empty list is deleted)
                     block = client.blocked
+                    if block is None:
+                        continue  # served or gone while earlier waiters were handled
                     block.ready_key = key
                     dirty = ks.dirty
                     try:
@@ -290,7 +300,7 @@ class Server:
                         self.unblock(client, None, error=exc.text)
                         continue
                     if reply is NOT_READY:
-                        break
+                        continue
                     if ks.dirty != dirty and client.propagate_argv:
                         self.propagation.append((client.db.id, client.propagate_argv))
                     client.propagate_argv = None
