@@ -120,6 +120,7 @@ class AOF:
         self.state = "off"  # on | off | wait_rewrite (enabled, first rewrite not finished yet)
         self.cur_db = -1
         self.pending: list[bytes] = []
+        self.held: list[tuple[Any, bytes]] = []  # replies waiting for the fsync (appendfsync always)
         self.flush_scheduled = False
         self.rewrite_buf: list[bytes] | None = None
         self.rewrite_tmp = ""
@@ -177,15 +178,26 @@ class AOF:
             return
         self.pending.append(data)
         if self.config.appendfsync == "always":
-            # Written and fsynced once per pipelined batch, just before its replies go out (the
-            # connection calls the barrier); the call_soon below covers writes that get no reply.
+            # Replies written from now on are held by the barrier; _flush_soon (after every client's
+            # input of this loop pass) writes and fsyncs the log once, then sends them: one fsync per
+            # pass for all clients, as Redis does in beforeSleep.
             self.server.reply_barrier = self.barrier
         if not self.flush_scheduled and self.server.loop is not None:
             self.flush_scheduled = True
             self.server.loop.call_soon(self._flush_soon)
 
-    def barrier(self) -> None:
-        """appendfsync always: make the pending writes durable before any reply leaves."""
+    def barrier(self, conn: Any, data: bytes) -> bool:
+        """Hold a reply until the log is durable (True), or sync now when the connection is about to
+        close right after this reply (False: the caller writes it)."""
+        client = conn.client
+        if client is not None and client.close_after_reply:
+            self.sync_always()
+            return False
+        self.held.append((conn, data))
+        return True
+
+    def sync_always(self) -> None:
+        """Write and fsync the pending log, then release the held replies."""
         self.server.reply_barrier = None
         try:
             self.flush(fsync=True)
@@ -194,11 +206,15 @@ class AOF:
             # not go out: Redis exits here too rather than acknowledge them.
             self.server.log.warning(f"Can't write to the AOF with appendfsync always ({exc}). Exiting...")
             os._exit(1)
+        held, self.held = self.held, []
+        for conn, data in held:
+            if not conn.closed and conn.transport is not None:
+                conn.transport.write(data)
 
     def _flush_soon(self) -> None:
         self.flush_scheduled = False
-        if self.server.reply_barrier is not None:
-            self.barrier()
+        if self.server.reply_barrier is not None or self.held:
+            self.sync_always()
             return
         try:
             self.flush()
@@ -254,7 +270,8 @@ class AOF:
             pass
 
     def close(self) -> None:
-        self.server.reply_barrier = None
+        if self.server.reply_barrier is not None or self.held:
+            self.sync_always()
         if self.fd is not None:
             try:
                 self.flush(fsync=True)

@@ -63,8 +63,9 @@ class Server:
         # Writes of the current command as (db id, argv), flushed to propagate_hooks (AOF) per command.
         self.propagation: list[tuple[int, list[bytes]]] = []
         self.propagate_hooks: list[Callable[[list[tuple[int, list[bytes]]]], None]] = []
-        # Set while logged writes await fsync (appendfsync always): run before any reply is written.
-        self.reply_barrier: Callable[[], None] | None = None
+        # Set while logged writes await fsync (appendfsync always): called with (connection, bytes)
+        # before any reply is written; True means it holds the bytes and sends them after the fsync.
+        self.reply_barrier: Callable[[Any, bytes], bool] | None = None
         self.reject_hooks: list[Callable[[Client, CommandSpec, list[bytes]], str | None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         self.prepare_shutdown_hooks: list[Callable[[bool, bool, bool], None]] = []

@@ -114,11 +114,12 @@ class Connection(asyncio.Protocol):
                 break
         server.commands_processed += done
         if out and not self.closed:
-            if self.server.reply_barrier is not None:
-                self.server.reply_barrier()  # the writes these replies acknowledge reach the disk first
             payload = b"".join(out) if len(out) > 1 else out[0]
             server.net_output_bytes += len(payload)
-            self.transport.write(payload)  # type: ignore[union-attr]
+            barrier = server.reply_barrier
+            # appendfsync always: the barrier holds replies until the writes they acknowledge are on disk.
+            if barrier is None or not barrier(self, payload):
+                self.transport.write(payload)  # type: ignore[union-attr]
             if server.normal_obuf_limits is not None:
                 self._check_output_limit(server.normal_obuf_limits)
         if client.close_after_reply:  # type: ignore[union-attr]
@@ -138,9 +139,9 @@ class Connection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
-            if self.server.reply_barrier is not None:
-                self.server.reply_barrier()
-            self.transport.write(data)
+            barrier = self.server.reply_barrier
+            if barrier is None or not barrier(self, data):
+                self.transport.write(data)
 
     def output_buffer_size(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
