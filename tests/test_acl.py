@@ -416,3 +416,12 @@ def test_acl_client_kill_user(server: ServerProcess, users: list[str]) -> None:
     assert _wait_closed(raw)
     raw.close()
     admin.close()
+
+
+def test_acl_setuser_arguments_redacted_in_slowlog() -> None:
+    with respdb_server() as sp:
+        c = sp.client()
+        c.config_set("slowlog-log-slower-than", "0")
+        c.execute_command("ACL", "SETUSER", "slowu", ">topsecret", "on")
+        entry = next(e for e in c.slowlog_get(10) if e["command"].startswith(b"ACL"))
+        assert entry["command"] == b"ACL SETUSER (redacted) (redacted) (redacted)"

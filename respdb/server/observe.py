@@ -95,6 +95,8 @@ def _redact(spec: CommandSpec, argv: list[bytes]) -> list[bytes]:
     name = spec.name
     if name == "auth":
         return argv[:1] + [b"(redacted)"] * (len(argv) - 1)
+    if name == "acl|setuser":  # the username and every rule (">password") as Redis's aclCommand redacts them
+        return argv[:2] + [b"(redacted)"] * (len(argv) - 2)
     if name == "hello":
         out = list(argv)
         for i, a in enumerate(argv):
