@@ -320,3 +320,32 @@ def test_key_file_and_plain_file_upgraded_to_encrypted(tmp_path: Path) -> None:
     assert b"value1" not in (tmp_path / "dump.cdb").read_bytes()
     with respdb_server("--save", "", "--cdb-encryption-key", "from-a-file", workdir=tmp_path) as sp:
         assert sp.client().get("k3") == b"value3"
+
+
+def test_info_persistence_fields_match_redis(r: redis.Redis, oracle: ServerProcess) -> None:
+    ours = list(r.info("persistence"))
+    theirs = list(oracle.client().info("persistence"))
+    assert ours == theirs
+
+
+def test_persistence_config_parameters_match_redis(server: ServerProcess, oracle: ServerProcess) -> None:
+    d = Differ(server, oracle)
+    try:
+        for name in (
+            "appendonly", "appendfsync", "appendfilename", "auto-aof-rewrite-percentage",
+            "auto-aof-rewrite-min-size", "aof-load-truncated", "stop-writes-on-bgsave-error",
+        ):
+            d.check("CONFIG", "GET", name)
+        d.check("CONFIG", "SET", "appendfsync", "sometimes")
+        d.check("CONFIG", "SET", "appendfsync", "no")
+        d.check("CONFIG", "GET", "appendfsync")
+        d.check("CONFIG", "SET", "appendfsync", "everysec")
+        d.check("CONFIG", "SET", "save", "100 x")
+        d.check("CONFIG", "SET", "save", "100 10 20 30")
+        d.check("CONFIG", "GET", "save")
+        d.check("CONFIG", "SET", "save", "")
+        d.check("CONFIG", "GET", "save")
+        d.check("CONFIG", "SET", "appendfilename", "other.aof")
+        d.check("CONFIG", "SET", "save", "3600 1 300 100 60 10000")
+    finally:
+        d.close()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 param("save", "save", [(3600, 1), (300, 100), (60, 10000)])
 param("appendonly", "bool", False)
-param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no"))
+param("appendfsync", "enum", "everysec", choices=("everysec", "always", "no"))  # Redis lists them in this order
 param("appendfilename", "string", "appendonly.aof", mutable=False)
 param("auto-aof-rewrite-percentage", "int", 100, hi=INT_MAX)
 param("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, hi=LLONG_MAX)
