@@ -14,6 +14,7 @@ from typing import Any
 from respdb import errors
 from respdb.commands.args import to_int
 from respdb.commands.registry import command
+from respdb.commands.string_encoding import RAW, record
 from respdb.errors import CommandError
 from respdb.server.client import Client
 
@@ -50,6 +51,7 @@ def _store(ctx: Client, key: bytes, value: bytes, existed: bool) -> None:
         db.set(key, value, keep_ttl=True)
     else:
         db.add(key, value)
+    record(db, key, value, RAW)  # edited in place: Redis leaves a raw string whatever its length
 
 
 # --- SETBIT / GETBIT ---------------------------------------------------------------------------
@@ -221,10 +223,12 @@ def bitop(ctx: Client, operation: bytes, dest: bytes, *keys: bytes) -> int:
     else:
         for num in nums[1:]:
             result ^= num
+    stored = result.to_bytes(size, "big")
     if db.get(dest) is None:
-        db.add(dest, result.to_bytes(size, "big"))
+        db.add(dest, stored)
     else:
-        db.set(dest, result.to_bytes(size, "big"))
+        db.set(dest, stored)
+    record(db, dest, stored, RAW)  # Redis stores an sds-backed (raw) object, never embstr/int
     db.changed(dest, "$", "set")
     return size
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from respdb import errors
 from respdb.commands.registry import command
+from respdb.commands.string_encoding import RAW, record
 from respdb.config import param
 from respdb.errors import CommandError
 from respdb.protocol.types import OK
@@ -430,8 +431,10 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> int:
         else:
             db.set(key, stored, keep_ttl=True)
         db.changed(key, "$", "pfadd")
+        record(db, key, stored, RAW)
         _remember(db, key, stored, sparse)
         return 1
+    record(db, key, value, RAW)  # Redis unshares (so makes raw) the string even when nothing changed
     _remember(db, key, value, sparse)
     return 0
 
@@ -469,6 +472,7 @@ def pfcount(ctx: Client, *keys: bytes) -> int:
         return 0
     _check(value)
     if not value[15] & 0x80:
+        record(db, key, value, RAW)  # Redis unshares the string (raw) even when the cache is valid
         return int.from_bytes(value[8:16], "little")
     sparse = None
     if value[4] == DENSE:
@@ -482,6 +486,7 @@ def pfcount(ctx: Client, *keys: bytes) -> int:
     # The cache lives in the value, so refreshing it is a write (Redis propagates the PFCOUNT).
     stored = value[:8] + card.to_bytes(8, "little") + value[16:]
     db.set(key, stored, keep_ttl=True)
+    record(db, key, stored, RAW)
     _touch(db, key)
     _remember(db, key, stored, sparse)
     return card
@@ -535,9 +540,11 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Any:
     if sparse is not None:
         hll = sparse.encode(hll)
     _invalidate(hll)
+    stored = bytes(hll)
     if created:
-        db.add(dest, bytes(hll))
+        db.add(dest, stored)
     else:
-        db.set(dest, bytes(hll), keep_ttl=True)
+        db.set(dest, stored, keep_ttl=True)
+    record(db, dest, stored, RAW)
     db.changed(dest, "$", "pfadd")
     return OK

@@ -169,6 +169,10 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
         # A set's order is arbitrary; what gets stored, or what a script acts on (and is replicated
         # as the script), must not depend on it.
         dontsort, alpha, sortby = False, True, None
+    if kind == b"zset":
+        # Redis's sortCommandGeneric destructively converts a listpack zset to a skiplist (for good),
+        # which OBJECT ENCODING shows afterwards.
+        value.big = True  # type: ignore[union-attr]
 
     size = len(value)
     start = max(limit_start, 0)
