@@ -425,3 +425,7 @@ def test_acl_setuser_arguments_redacted_in_slowlog() -> None:
         c.execute_command("ACL", "SETUSER", "slowu", ">topsecret", "on")
         entry = next(e for e in c.slowlog_get(10) if e["command"].startswith(b"ACL"))
         assert entry["command"] == b"ACL SETUSER (redacted) (redacted) (redacted)"
+        c.config_set("requirepass", "topsecret")
+        c.execute_command("AUTH", "topsecret")
+        logged = b" ".join(e["command"] for e in c.slowlog_get(10))
+        assert b"topsecret" not in logged and b"CONFIG SET requirepass (redacted)" in logged

@@ -95,6 +95,15 @@ def _redact(spec: CommandSpec, argv: list[bytes]) -> list[bytes]:
     name = spec.name
     if name == "auth":
         return argv[:1] + [b"(redacted)"] * (len(argv) - 1)
+    if name == "config|set":  # values of sensitive parameters (requirepass), as configSetCommand redacts them
+        from respdb.config import PARAMS
+
+        out = list(argv)
+        for i in range(2, len(argv) - 1, 2):
+            p = PARAMS.get(argv[i].decode("latin-1").lower())
+            if p is not None and p.secret:
+                out[i + 1] = b"(redacted)"
+        return out
     if name == "acl|setuser":  # the username and every rule (">password") as Redis's aclCommand redacts them
         return argv[:2] + [b"(redacted)"] * (len(argv) - 2)
     if name == "hello":
