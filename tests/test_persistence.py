@@ -349,3 +349,25 @@ def test_persistence_config_parameters_match_redis(server: ServerProcess, oracle
         d.check("CONFIG", "SET", "save", "3600 1 300 100 60 10000")
     finally:
         d.close()
+
+
+def test_failed_saves_report_errors_and_block_shutdown(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with respdb_server("--save", "3600 1", "--dir", "sub", workdir=tmp_path) as sp:
+        r = sp.client()
+        r.set("a", "1")
+        (tmp_path / "sub").rmdir()  # every save now fails: its temp file has nowhere to go
+        raw = Raw(sp.port)
+        assert raw.request(resp("SAVE")) == b"-ERR\r\n"
+        assert raw.request(resp("BGSAVE")) == b"+Background saving started\r\n"
+        _wait(lambda: _info(r)["rdb_last_bgsave_status"] == "err", "the failed BGSAVE")
+        # stop-writes-on-bgsave-error: writes are refused (checked here inside MULTI, where Redis
+        # refuses them at queueing time too)
+        assert raw.request(resp("MULTI")) == b"+OK\r\n"
+        assert raw.request(resp("SET", "b", "2")).startswith(b"-MISCONF Redis is configured to save RDB snapshots")
+        assert raw.request(resp("DISCARD")) == b"+OK\r\n"
+        assert raw.request(resp("SHUTDOWN")) == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        assert sp.proc.poll() is None
+        raw.send(resp("SHUTDOWN", "FORCE"))
+        assert raw.read_all() == b""
+        assert sp.proc.wait(10) == 0
