@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from respdb.commands.registry import CommandSpec
 from respdb.server.acl_table import CATEGORIES, READ, WRITE, key_requirements, table
-from respdb.storage.glob import glob_match
+from respdb.storage.glob import compile_glob, glob_match
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -290,7 +290,10 @@ class Selector:
     def key_allowed(self, key: bytes, need: int) -> bool:
         if self.allkeys:
             return True
-        return any(flags & need == need and glob_match(p, key) for p, flags in self.keys)
+        for pattern, flags in self.keys:  # noqa: SIM110 - a loop, not any(): no generator per check
+            if flags & need == need and compile_glob(pattern)(key):
+                return True
+        return False
 
 
 def _channel_allowed(patterns: list[bytes], channel: bytes, literal: bool) -> bool:
@@ -411,7 +414,11 @@ class User:
 
     def check(self, spec: CommandSpec, argv: list[bytes]) -> tuple[int, int]:
         """ACLCheckAllUserCommandPerm: OK if any selector allows; else the most relevant error."""
-        keys = key_requirements(spec, argv) if not all(s.allkeys for s in self.selectors) else []
+        selectors = self.selectors
+        if len(selectors) == 1:  # the usual case: no selector loop, keys only when they matter
+            root = selectors[0]
+            return root.check(spec, argv, [] if root.allkeys else key_requirements(spec, argv))
+        keys = key_requirements(spec, argv) if not all(s.allkeys for s in selectors) else []
         relevant, last = DENIED_CMD, 0
         for s in self.selectors:
             result, idx = s.check(spec, argv, keys)
