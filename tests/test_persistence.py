@@ -361,11 +361,17 @@ def test_failed_saves_report_errors_and_block_shutdown(tmp_path: Path) -> None:
         assert raw.request(resp("SAVE")) == b"-ERR\r\n"
         assert raw.request(resp("BGSAVE")) == b"+Background saving started\r\n"
         _wait(lambda: _info(r)["rdb_last_bgsave_status"] == "err", "the failed BGSAVE")
-        # stop-writes-on-bgsave-error: writes are refused (checked here inside MULTI, where Redis
-        # refuses them at queueing time too)
+        # stop-writes-on-bgsave-error: writes and PING are refused, reads are not; inside MULTI the
+        # refusal comes at queueing time, as in Redis
+        misconf = b"-MISCONF Redis is configured to save RDB snapshots"
+        assert raw.request(resp("SET", "b", "2")).startswith(misconf)
+        assert raw.request(resp("PING")).startswith(misconf)
+        assert raw.request(resp("GET", "a")) == b"$1\r\n1\r\n"
         assert raw.request(resp("MULTI")) == b"+OK\r\n"
-        assert raw.request(resp("SET", "b", "2")).startswith(b"-MISCONF Redis is configured to save RDB snapshots")
+        assert raw.request(resp("SET", "b", "2")).startswith(misconf)
         assert raw.request(resp("DISCARD")) == b"+OK\r\n"
+        r.config_set("stop-writes-on-bgsave-error", "no")
+        _wait(lambda: raw.request(resp("SET", "b", "2")) == b"+OK\r\n", "writes accepted again")
         assert raw.request(resp("SHUTDOWN")) == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
         assert sp.proc.poll() is None
         raw.send(resp("SHUTDOWN", "FORCE"))

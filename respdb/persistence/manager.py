@@ -48,6 +48,7 @@ class Persistence:
         self.child_done: Callable[[bool], None] | None = None
         self.dirty_at_fork = 0
         self._passphrase: bytes | None = None
+        self._guarded: list[Any] = []  # write specs taken off the dispatch fast path (MISCONF)
         self._salt: bytes | None = None
         self.aof = AOF(self)
 
@@ -118,6 +119,7 @@ class Persistence:
         self.lastsave = int(time.time())
         self.last_bgsave_ok = True
         self.rdb_saves += 1
+        self.sync_guard()
         self.server.log.notice("DB saved on disk")
 
     def bgsave(self) -> None:
@@ -145,6 +147,7 @@ class Persistence:
         else:
             self.last_bgsave_ok = False
             self.server.log.warning("Background saving error")
+        self.sync_guard()
 
     # --- the child process -----------------------------------------------------------------------
     def fork(self, kind: str, work: Callable[[], None], done: Callable[[bool], None]) -> None:
@@ -198,6 +201,7 @@ class Persistence:
     def cron(self) -> None:
         self.reap()
         self.aof.cron()
+        self.sync_guard()
         if self.child_pid is not None:
             return
         if self.bgsave_scheduled:
@@ -272,6 +276,26 @@ class Persistence:
         if self.aof.write_error is not None:
             return "MISCONF Errors writing to the AOF file: " + self.aof.write_error
         return None
+
+    def sync_guard(self) -> None:
+        """While writes must be refused, take the write commands (and PING) off dispatch's inline
+        fast path, which skips admission checks; `reject` then answers MISCONF for every client."""
+        active = bool(
+            (self.config.stop_writes_on_bgsave_error and self.config.save and not self.last_bgsave_ok)
+            or self.aof.write_error is not None
+        )
+        if active == bool(self._guarded):
+            return
+        from respdb.commands.registry import COMMANDS
+
+        if active:
+            self._guarded = [s for s in COMMANDS.values() if s.simple and (s.write or s.name == "ping")]
+            for spec in self._guarded:
+                spec.simple = False
+        else:
+            for spec in self._guarded:
+                spec.simple = True
+            self._guarded = []
 
     def info(self) -> list[tuple[str, Any]]:
         now = time.time()
