@@ -145,3 +145,10 @@ BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL 
 BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 NUMKEYS_GREATER = "ERR Number of keys can't be greater than number of args"
 NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+
+# Memory: OBJECT IDLETIME/FREQ under the other kind of maxmemory policy
+_POLICY_SWITCH_NOTE = (
+    "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+IDLETIME_UNDER_LFU = "ERR An LFU maxmemory policy is selected, idle time not tracked. " + _POLICY_SWITCH_NOTE
+FREQ_WITHOUT_LFU = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " + _POLICY_SWITCH_NOTE

@@ -346,6 +346,7 @@ def client_no_touch(ctx: Client, flag: bytes) -> object:
     if low not in (b"on", b"off"):
         raise CommandError(errors.SYNTAX)
     ctx.no_touch = low == b"on"
+    ctx.refresh_plain()
     return OK
 
 

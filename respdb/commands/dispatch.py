@@ -111,6 +111,9 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
         n = len(argv)
         if (arity > 0 and n != arity) or n < -arity:
             return _execute_slow(client, argv)  # rare: counts the error, and a bad EXEC aborts
+        server = client.server
+        if spec.denyoom and server.oom_guard is not None and server.oom_guard(client.db):
+            return _execute_slow(client, argv)  # maxmemory set and maybe over it: evict or refuse
         ks = client.keyspace
         dirty = ks.dirty
         start = _perf()
@@ -120,22 +123,21 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
             spec.calls += 1
             spec.failed_calls += 1
             client.propagate_argv = None
-            client.server.stat_errors(exc.text)
+            server.stat_errors(exc.text)
             return _error_bytes(exc.text)
         except Exception as exc:  # a handler bug costs one error reply, never the connection
             spec.calls += 1
             spec.failed_calls += 1
             client.propagate_argv = None
-            client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
+            server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
             return _error_bytes(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
         elapsed = _perf() - start
         spec.usec += elapsed
         spec.calls += 1
         client.last_cmd = spec.name
-        if elapsed >= client.server.slow_threshold:
-            client.server.observer.record_slow(client, spec, argv, elapsed)
+        if elapsed >= server.slow_threshold:
+            server.observer.record_slow(client, spec, argv, elapsed)
         if ks.dirty != dirty:
-            server = client.server
             if server.propagate_hooks:
                 logged = client.propagate_argv or argv
                 if logged is not ALREADY_PROPAGATED:  # EVAL/FCALL queued their writes already
@@ -144,15 +146,15 @@ def execute(client: Client, argv: list[bytes]) -> bytes | None:
             client.propagate_argv = None
             if ks.ready_keys:
                 server.serve_ready_keys()
-        if client.server.post_command_needed:
-            client.server.after_write(client, spec, argv, dirty)
+        if server.post_command_needed:
+            server.after_write(client, spec, argv, dirty)
         cls = reply.__class__
         if cls is bytes:
             return b"$%d\r\n%b\r\n" % (len(reply), reply)
         if cls is Raw:
             return reply
         if cls is Block:
-            return client.server.block_client(client, reply)
+            return server.block_client(client, reply)
         if cls is NoReply:
             return None
         return client.encode(reply)
@@ -215,7 +217,10 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     pubsub.current = client
     pubsub.current_argv = argv
     try:
-        reply = call(client, spec, argv)
+        if client.no_touch and name != "touch":  # CLIENT NO-TOUCH (Redis 7.2): TOUCH still touches
+            reply = _call_no_touch(client, spec, argv)
+        else:
+            reply = call(client, spec, argv)
     except CommandError as exc:
         pubsub.current = None
         server.stat_errors(exc.text)
@@ -231,6 +236,15 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
     if reply.__class__ is NoReply:
         return _with_held(pubsub, None)
     return _with_held(pubsub, _reply(client, client.encode(reply)))
+
+
+def _call_no_touch(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
+    ks = client.keyspace
+    ks.touch_clock = None
+    try:
+        return call(client, spec, argv)
+    finally:
+        ks.touch_clock = ks.clock
 
 
 def _count_rejected(argv: list[bytes]) -> None:

@@ -40,6 +40,7 @@ class CommandSpec:
     # Hot-path booleans, precomputed from flags.
     write: bool = False
     noauth: bool = False
+    denyoom: bool = False  # refused (after eviction) while used memory is over maxmemory
     simple: bool = False  # a top-level command with a handler and no subcommands (dispatch fast path)
     # Per-command statistics (INFO commandstats).
     calls: int = 0
@@ -143,6 +144,7 @@ def _spec_from_info(info: list[Any], docs: dict[str, Any] | None) -> CommandSpec
     )
     spec.write = "write" in flags
     spec.noauth = "no_auth" in flags
+    spec.denyoom = "denyoom" in flags
     return spec
 
 

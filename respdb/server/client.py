@@ -67,6 +67,7 @@ class Client:
             and self.blocked is None
             and self.reply_mode == b"on"
             and not self.flags_extra
+            and not self.no_touch  # dispatch's slow path stops access tracking for it
         )
 
     def set_protocol(self, resp3: bool) -> None:

@@ -71,22 +71,53 @@ def section_clients(s: Server) -> list[tuple[str, Any]]:
     ]
 
 
+def _total_system_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return 0
+
+
 def section_memory(s: Server) -> list[tuple[str, Any]]:
+    # Fields as Redis 7.0 names them; `used_memory` is server/memory.py's estimate (what maxmemory
+    # is checked against), startup = the empty server's RSS, dataset = the keyspace's share.
+    mem = s.memory  # type: ignore[attr-defined]
+    mem.resample()  # what the keyspace holds now, not as of the last cron tick
     rss = rss_bytes()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     used = s.used_memory()
-    maxmemory = getattr(s.config, "maxmemory", 0)
+    peak = max(mem.peak, used)
+    startup = mem.baseline
+    dataset = used - startup
+    maxmemory = s.config.maxmemory
+    system = _total_system_memory()
     return [
         ("used_memory", used),
         ("used_memory_human", human(used)),
         ("used_memory_rss", rss),
         ("used_memory_rss_human", human(rss)),
-        ("used_memory_peak", max(peak, used)),
-        ("used_memory_peak_human", human(max(peak, used))),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", human(peak)),
+        ("used_memory_peak_perc", f"{used * 100 / peak:.2f}%"),
+        ("used_memory_overhead", startup),
+        ("used_memory_startup", startup),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", f"{dataset * 100 / max(1, used - startup):.2f}%" if used > startup else "0.00%"),
+        ("total_system_memory", system),
+        ("total_system_memory_human", human(system)),
         ("maxmemory", maxmemory),
         ("maxmemory_human", human(maxmemory)),
-        ("maxmemory_policy", getattr(s.config, "maxmemory_policy", "noeviction")),
+        ("maxmemory_policy", s.config.maxmemory_policy),
+        ("mem_fragmentation_ratio", f"{rss / used:.2f}"),
+        ("mem_fragmentation_bytes", rss - used),
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", 0),
+        ("mem_aof_buffer", 0),
         ("mem_allocator", "pymalloc"),
+        ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
     ]
 
 
@@ -114,6 +145,7 @@ def section_stats(s: Server) -> list[tuple[str, Any]]:
         ("instantaneous_output_kbps", f"{kout:.2f}"),
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", s.keyspace.expired_keys),
+        ("evicted_keys", s.memory.evicted_keys),  # type: ignore[attr-defined]
         ("total_error_replies", s.total_error_replies),
     ]
 

@@ -6,6 +6,10 @@ Expiry lives in a second dict (absolute ms) so keys without a TTL cost nothing e
 lets the active cycle reclaim expired keys without scanning. Every write goes through `changed()`, the
 one hook where WATCH, client-side caching, keyspace events, the dirty counter and blocked clients
 learn about it. This module imports nothing from the protocol or server layers.
+
+Access tracking (Redis's per-object LRU/LFU field, for eviction and OBJECT IDLETIME/FREQ) lives in a
+side dict `access` (key → clock in ms, one shared int per cron tick), or an `LFUCounters` under an LFU
+policy; a key without an entry has not been touched since the data was loaded.
 """
 
 from __future__ import annotations
@@ -31,6 +35,40 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+LFU_INIT_VAL = 5  # Redis's counter for a new key, so it is not evicted before it can be used
+
+
+class LFUCounters(dict):
+    """key → (minutes << 8) | counter, Redis's 24-bit LFU field. Storing a clock into it is a touch:
+    the counter is decayed by the minutes elapsed and incremented logarithmically, so Database.get
+    stores `access[key] = clock` under both policies and pays for LFU arithmetic only under LFU."""
+
+    def __init__(self, log_factor: int = 10, decay_time: int = 1) -> None:
+        super().__init__()
+        self.log_factor = log_factor
+        self.decay_time = decay_time
+
+    def __setitem__(self, key: bytes, clock_ms: int) -> None:
+        minutes = (clock_ms // 60000) & 0xFFFF
+        old = self.get(key)
+        if old is None:
+            counter = LFU_INIT_VAL
+        else:
+            counter = self.decayed(old, minutes)
+            if counter < 255:  # LFULogIncr
+                base = counter - LFU_INIT_VAL
+                if base < 0 or random.random() < 1.0 / (base * self.log_factor + 1):
+                    counter += 1
+        dict.__setitem__(self, key, (minutes << 8) | counter)
+
+    def decayed(self, packed: int, minutes: int) -> int:
+        """LFUDecrAndReturn: the counter less one per `lfu-decay-time` minutes since last access."""
+        ldt, counter = packed >> 8, packed & 255
+        elapsed = minutes - ldt if minutes >= ldt else 65535 - ldt + minutes
+        periods = elapsed // self.decay_time if self.decay_time else 0
+        return max(0, counter - periods)
+
+
 class WrongType(CommandError):
     def __init__(self) -> None:
         super().__init__(WRONGTYPE)
@@ -39,7 +77,7 @@ class WrongType(CommandError):
 class Database:
     """One numbered database. Handlers use the typed accessors; nothing else touches `data`."""
 
-    __slots__ = ("_heap", "avg_ttl", "data", "expires", "id", "keyspace", "watched")
+    __slots__ = ("_heap", "access", "avg_ttl", "data", "expires", "id", "keyspace", "watched")
 
     def __init__(self, index: int, keyspace: Keyspace) -> None:
         self.id = index
@@ -49,10 +87,23 @@ class Database:
         self.keyspace = keyspace
         self.watched: dict[bytes, list[Any]] = {}  # key → clients that WATCH it
         self.avg_ttl = 0
+        self.access: dict[bytes, int] = keyspace.new_access()
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, key: bytes) -> Any:
         """The live value or None; an expired key is deleted on the way (lazy expiry)."""
+        if self.expires and key in self.expires and self.expires[key] <= now_ms():
+            self._expire_now(key)
+            return None
+        value = self.data.get(key)
+        if value is not None:
+            clock = self.keyspace.touch_clock  # None while a CLIENT NO-TOUCH client runs a command
+            if clock is not None:
+                self.access[key] = clock
+        return value
+
+    def peek(self, key: bytes) -> Any:
+        """Like get() but leaves the access time alone (Redis's LOOKUP_NOTOUCH: TYPE, OBJECT)."""
         if self.expires and key in self.expires and self.expires[key] <= now_ms():
             self._expire_now(key)
             return None
@@ -75,7 +126,7 @@ class Database:
         return self.get(key) is not None
 
     def type_name(self, key: bytes) -> bytes:
-        value = self.get(key)
+        value = self.peek(key)
         return b"none" if value is None else TYPE_NAMES[value.__class__]
 
     def __len__(self) -> int:
@@ -108,12 +159,17 @@ class Database:
             # A key created by this write: Redis's dbAdd event (after lazily expiring an old one).
             notify("n", "new", key, self.id)
         self.data[key] = value
+        access = self.access
+        # A new object starts its LRU clock; under LFU an overwrite keeps the counter (dbOverwrite).
+        if access.__class__ is dict or key not in access:
+            access[key] = self.keyspace.clock
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
     def add(self, key: bytes, value: Any) -> None:
         """Create a key known to be absent (a new collection)."""
         self.data[key] = value
+        self.access[key] = self.keyspace.clock
         notify = self.keyspace.notify
         if notify is not None:
             notify("n", "new", key, self.id)
@@ -122,14 +178,27 @@ class Database:
         if self.get(key) is None:
             return False
         del self.data[key]
+        self.access.pop(key, None)
         if self.expires:
             self.expires.pop(key, None)
         return True
+
+    def evict(self, key: bytes) -> None:
+        """Drop a key whatever its TTL (maxmemory eviction); WATCH and client-side caches learn of
+        it. The caller emits the `evicted` event."""
+        del self.data[key]
+        self.access.pop(key, None)
+        if self.expires:
+            self.expires.pop(key, None)
+        self.touch_watched(key)
+        if self.keyspace.on_change is not None:
+            self.keyspace.on_change(self, key)
 
     def remove_if_empty(self, key: bytes, value: Any) -> None:
         """Collections are deleted when their last element goes, as in Redis."""
         if not value:
             self.data.pop(key, None)
+            self.access.pop(key, None)
             if self.expires:
                 self.expires.pop(key, None)
 
@@ -139,6 +208,7 @@ class Database:
         if value is None:
             return None
         del self.data[key]
+        self.access.pop(key, None)
         return value, self.expires.pop(key, None) if self.expires else None
 
     def flush(self) -> None:
@@ -148,6 +218,7 @@ class Database:
                     self.touch_watched(key)
         self.data = {}
         self.expires = {}
+        self.access = self.keyspace.new_access()
         self._heap = []
 
     # --- expiry ------------------------------------------------------------------------------
@@ -170,6 +241,7 @@ class Database:
 
     def _expire_now(self, key: bytes) -> None:
         del self.data[key]
+        self.access.pop(key, None)
         del self.expires[key]
         ks = self.keyspace
         ks.expired_keys += 1
@@ -229,15 +301,24 @@ class Keyspace:
     """All databases plus the counters and hooks shared by them."""
 
     def __init__(self, count: int = 16) -> None:
-        self.dbs = [Database(i, self) for i in range(count)]
         self.dirty = 0  # writes since the last save (rdb_changes_since_last_save)
         self.expired_keys = 0
+        # Access clock in ms (Redis's LRU clock), refreshed by the server cron: one int object per
+        # tick shared by every key touched in it. touch_clock is the same, or None while the running
+        # client asked for CLIENT NO-TOUCH. `lfu` holds (log factor, decay time) under an LFU policy.
+        self.clock = self.start_clock = now_ms()
+        self.touch_clock: int | None = self.clock
+        self.lfu: tuple[int, int] | None = None
+        self.dbs = [Database(i, self) for i in range(count)]
         # Hooks filled in by the server; None costs one attribute check per write.
         self.notify: Callable[[str, str, bytes, int], None] | None = None
         self.on_change: Callable[[Database, bytes], None] | None = None
         # Blocking operations: db id → keys some client waits on; keys that became ready.
         self.blocking_keys: dict[int, dict[bytes, deque[Any]]] = {}
         self.ready_keys: list[tuple[int, bytes]] = []
+
+    def new_access(self) -> dict[bytes, int]:
+        return dict() if self.lfu is None else LFUCounters(*self.lfu)
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]
@@ -258,6 +339,7 @@ class Keyspace:
                     d.touch_watched(key)
         da.data, db_.data = db_.data, da.data
         da.expires, db_.expires = db_.expires, da.expires
+        da.access, db_.access = db_.access, da.access
         da._heap, db_._heap = db_._heap, da._heap
         for d in (da, db_):
             for key in d.keyspace.blocking_keys.get(d.id, ()):
