@@ -209,6 +209,7 @@ class Config:
     def __init__(self, **overrides: Any) -> None:
         self._listeners: dict[str, list[Callable[[Any], None]]] = {}
         self.config_file = ""
+        self.acl_users: list[list[str]] = []  # `user <name> <rules...>` lines, loaded by server/acl_state.py
         for p in {p.name: p for p in PARAMS.values()}.values():
             value = p.default
             setattr(self, p.attr, list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value)
@@ -327,6 +328,9 @@ class Config:
 
     def apply_words(self, name: str, values: list[str], where: str) -> None:
         key = name.lower()
+        if key == "user" and values:  # an ACL user, as in redis.conf: kept for the ACL module to load
+            self.acl_users.append(values)
+            return
         if key not in PARAMS:
             raise ConfigError(f"{where}: Bad directive or wrong number of arguments ('{name}')")
         p = PARAMS[key]

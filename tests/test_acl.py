@@ -5,6 +5,7 @@ own server; the rest use unique user names on the shared one and delete them."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import subprocess
 import time
@@ -429,3 +430,24 @@ def test_acl_setuser_arguments_redacted_in_slowlog() -> None:
         c.execute_command("AUTH", "topsecret")
         logged = b" ".join(e["command"] for e in c.slowlog_get(10))
         assert b"topsecret" not in logged and b"CONFIG SET requirepass (redacted)" in logged
+
+
+def test_acl_users_from_config_file(tmp_path) -> None:
+    conf = tmp_path / "respdb.conf"
+    conf.write_text("user default on nopass ~* &* +@all -flushall\nuser app on >apppw ~app:* +@read (+set ~w*)\n")
+    with respdb_server(str(conf), workdir=tmp_path) as sp:
+        c = sp.client()
+        assert c.acl_users() == ["app", "default"]
+        assert c.acl_list()[0] == "user app on #" + hashlib.sha256(b"apppw").hexdigest() + " ~app:* resetchannels -@all +@read (~w* resetchannels -@all +set)"
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            c.flushall()
+        assert sp.client(username="app", password="apppw").get("app:1") is None
+
+
+def test_acl_config_users_and_aclfile_together_refused(tmp_path) -> None:
+    conf = tmp_path / "respdb.conf"
+    (tmp_path / "users.acl").write_text("user default on nopass ~* &* +@all\n")
+    conf.write_text(f"user app on >pw\naclfile {tmp_path / 'users.acl'}\n")
+    with pytest.raises(RuntimeError, match="exited"), respdb_server(str(conf), workdir=tmp_path):
+        pass
+    assert "not both" in (tmp_path / "server.log").read_text()

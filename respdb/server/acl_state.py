@@ -238,6 +238,38 @@ class AclState:
         self.sync_clients()
         return None
 
+    def load_config_users(self, lines: list[list[str]]) -> None:
+        """`user` lines of the config file (ACLLoadConfiguredUsers); any error stops startup."""
+        if self.server.config.aclfile:
+            raise StartupError(
+                "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is "
+                "invalid. This setup is very likely to lead to configuration errors and security holes, please "
+                "define either an ACL file or declare users directly in your redis.conf, but not both."
+            )
+        seen: set[bytes] = set()
+        for words in lines:
+            name = words[0].encode("utf-8", "surrogateescape")
+            if name in seen:
+                raise StartupError(f"Error in user declaration '{words[0]}': Duplicate user found. A user can only be defined once in config files")
+            seen.add(name)
+            if has_spaces(name):
+                raise StartupError("Spaces not allowed in ACL usernames")
+            merged, _ = merge_selector_args([w.encode("utf-8", "surrogateescape") for w in words[1:]])
+            if merged is None:
+                raise StartupError(f"Error in user declaration '{words[0]}': Unmatched parenthesis in selector definition")
+            user = self.users.get(name)
+            if user is None:
+                user = self.users[name] = self.new_user(name)
+            else:
+                user.apply(b"reset", self.pubsub_all)
+            for op in merged:
+                try:
+                    user.apply(op, self.pubsub_all)
+                except RuleError as exc:
+                    raise StartupError(
+                        f"Error loading ACL rule '{_s(op)}' for the user named '{words[0]}': {exc}"
+                    ) from None
+
     def save_file(self, path: str) -> bool:
         data = b"".join(b"user " + name + b" " + self.users[name].describe() + b"\n" for name in sorted(self.users))
         tmp = f"{path}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
@@ -307,6 +339,8 @@ def install(server: Any) -> None:
         return refused
 
     server.accept_client = accept_client
+    if server.config.acl_users:
+        state.load_config_users(server.config.acl_users)
     if server.config.aclfile:
         problems = state.load_file(server.config.aclfile, None)
         if problems is not None:
