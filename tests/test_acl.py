@@ -131,6 +131,8 @@ def test_acl_selectors_and_first_args(server: ServerProcess, users: list[str]) -
     assert c.execute_command("SELECT", "0") is True
     with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CMD.format("select")):
         c.execute_command("SELECT", "1")
+    assert "Allowing a first arg of an otherwise blocked command is a misuse of ACL and may get disabled in the " \
+        "future (offender: +select|0)" in server.log_text()
     server.client().delete("a1")
 
 

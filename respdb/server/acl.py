@@ -18,8 +18,10 @@ from respdb.server.acl_table import CATEGORIES, READ, WRITE, key_requirements, t
 from respdb.storage.glob import compile_glob, glob_match
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
+# Where Redis's deprecation warning for "+cmd|firstarg" rules goes (the server log; set at install).
+warn: Callable[[str], None] | None = None
 # Results of a check, ordered as Redis's ACL_DENIED_* (the higher one is reported across selectors).
 OK, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 0, 1, 2, 3, 4
 _CHANNEL_CMDS = {"publish": False, "spublish": False, "subscribe": True, "ssubscribe": True, "psubscribe": True}
@@ -193,6 +195,11 @@ class Selector:
             self._change([subspec.name], True)
         else:
             # "+select|0": allow one first argument of an otherwise blocked command.
+            if warn is not None:
+                warn(
+                    "Deprecation warning: Allowing a first arg of an otherwise blocked command is a misuse of ACL "
+                    f"and may get disabled in the future (offender: +{name})"
+                )
             args = self.firstargs.setdefault(spec.name, [])
             if not any(a.lower() == sub.lower().encode("latin-1") for a in args):
                 args.append(sub.encode("latin-1"))

@@ -321,6 +321,7 @@ def _exec_check(client: Client, spec: CommandSpec, argv: list[bytes]) -> str | N
 @on_server_init
 def install(server: Any) -> None:
     state = AclState(server)
+    rules.warn = server.log.warning
     server.acl = state
     if server.config.requirepass:
         state.set_requirepass(server.config.requirepass)
