@@ -266,6 +266,16 @@ def test_acl_getuser_resp3_matches_redis(server, oracle) -> None:
         d.check("ACL", "GETUSER", name)
         d.check("ACL", "GETUSER", "nosuch-dacl")
         d.check("ACL", "LOG", "-1")
+        d.check("ACL", "LOG", "RESET")
+        d.check("ACL", "DRYRUN", name, "get", "k")
+        a, b = d.both("AUTH", name, "wrong")
+        assert a == b
+        # Entries are RESP3 maps with a double age: equal up to the age, which differs by timing.
+        a, b = d.both("ACL", "LOG", compare=False)
+        head_a, _, tail_a = a.partition(b"$11\r\nage-seconds\r\n")
+        head_b, _, tail_b = b.partition(b"$11\r\nage-seconds\r\n")
+        assert head_a == head_b and head_a.startswith(b"*1\r\n%7\r\n")
+        assert tail_a[:1] == tail_b[:1] == b","
         d.check("ACL", "DELUSER", name)
         d.close()
     finally:
