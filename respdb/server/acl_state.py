@@ -86,7 +86,7 @@ class AclState:
     def set_requirepass(self, password: str) -> None:
         """ACLUpdateDefaultUserPassword: requirepass replaces the default user's passwords."""
         self.default.apply(b"resetpass")
-        self.default.apply(b">" + password.encode() if password else b"nopass")
+        self.default.apply(b">" + password.encode("utf-8", "surrogateescape") if password else b"nopass")
         self.sync_clients()
 
     def auth_required(self) -> bool:
@@ -117,6 +117,7 @@ class AclState:
                 client.acl_user = self.default  # type: ignore[attr-defined]
                 client.user = "default"
                 client.authenticated = False
+                client.refresh_plain()  # pipelined commands still queued get NOAUTH, never run
                 client.killed = True
                 if client is current:
                     client.close_after_reply = True
