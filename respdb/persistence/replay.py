@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import hiredis
+
 from respdb.commands.dispatch import call, resolve
 from respdb.errors import CommandError, StartupError
 from respdb.persistence import snapshot
@@ -17,6 +19,9 @@ from respdb.server.client import Client
 
 if TYPE_CHECKING:
     from respdb.server.app import Server
+
+
+_SLICE = 1 << 16
 
 
 class Replayer:
@@ -39,20 +44,32 @@ class Replayer:
             except snapshot.SnapshotError as exc:
                 raise StartupError(f"Bad CDB preamble in the append only file {self.shown}: {exc}") from None
             pos = loaded.end
-        before_multi = pos
+        # hiredis parses the commands at C speed; byte offsets (needed only for a torn tail) are
+        # recovered afterwards by re-walking the commands with the Python parser.
+        reader = hiredis.Reader()
+        fed = pos
         end = len(buf)
-        while pos < end:
+        index = 0
+        multi_at = 0
+        while True:
             try:
-                argv, nxt = parse_command(buf, pos)
-            except Incomplete:
-                torn_at = before_multi if self.multi is not None else pos
-                self.multi = None
-                return torn_at, True
-            except BadFormat:
-                raise StartupError(f"Bad file format reading the append only file {self.shown} at offset {pos}") from None
+                argv = reader.gets()
+            except hiredis.ProtocolError:
+                argv = None
+            if argv is False:
+                if fed >= end:
+                    break
+                # Fed in slices: the reader compacts its buffer as it goes, which is quadratic
+                # over one huge buffer.
+                reader.feed(buf, fed, min(_SLICE, end - fed))
+                fed += _SLICE
+                continue
+            if argv.__class__ is not list or not argv or not all(a.__class__ is bytes for a in argv):
+                at = self._offset_of(buf, pos, index)
+                raise StartupError(f"Bad file format reading the append only file {self.shown} at offset {at}")
             name = argv[0].lower()
             if name == b"multi":
-                before_multi = pos
+                multi_at = index
                 self.multi = []
             elif name == b"exec" and self.multi is not None:
                 queued, self.multi = self.multi, None
@@ -62,12 +79,25 @@ class Replayer:
                 self.multi.append(argv)
             else:
                 self._apply(argv)
-            pos = nxt
+            index += 1
+        torn = reader.has_data()
         if self.multi is not None:
-            self.server.log.warning(f"Revert incomplete MULTI/EXEC transaction in AOF file {self.shown}")
+            if not torn:
+                self.server.log.warning(f"Revert incomplete MULTI/EXEC transaction in AOF file {self.shown}")
             self.multi = None
-            return before_multi, True
-        return pos, False
+            return self._offset_of(buf, pos, multi_at), True
+        if torn:
+            return self._offset_of(buf, pos, index), True
+        return len(buf), False
+
+    def _offset_of(self, buf: bytes, pos: int, index: int) -> int:
+        """Byte offset where command number `index` (0-based) starts."""
+        for _ in range(index):
+            try:
+                _, pos = parse_command(buf, pos)
+            except (Incomplete, BadFormat):
+                break
+        return pos
 
     def _apply(self, argv: list[bytes]) -> None:
         spec = resolve(argv)
