@@ -403,3 +403,36 @@ def test_acl_requirepass_flows_match_redis() -> None:
             assert ra == rb, f"{args!r}: respdb {ra!r} != redis {rb!r}"
         a.close()
         b.close()
+
+
+def test_acl_unauthenticated_clients_follow_default_user_changes_as_redis() -> None:
+    """Redis asks on every command whether the default user needs a password: a client that never
+    authenticated may run commands while requirepass is cleared, and gets NOAUTH again once set."""
+    from tests.servers import redis_oracle, respdb_server
+
+    with respdb_server() as ours, redis_oracle() as theirs:
+        replies = []
+        for sp in (ours, theirs):
+            adm, out = Raw(sp.port), []
+            adm.request(resp("CONFIG", "SET", "requirepass", "pw"))
+            a = Raw(sp.port)
+            out.append(a.request(resp("PING")))
+            adm.request(resp("CONFIG", "SET", "requirepass", ""))
+            out.append(a.request(resp("PING")))
+            adm.request(resp("CONFIG", "SET", "requirepass", "pw"))
+            out.append(a.request(resp("PING")))
+            adm.request(resp("AUTH", "pw"))
+            adm.request(resp("CONFIG", "SET", "requirepass", ""))
+            c = Raw(sp.port)
+            out.append(c.request(resp("PING")))
+            adm.request(resp("CONFIG", "SET", "requirepass", "pw"))
+            out += [c.request(resp("PING")), a.request(resp("RESET")), a.request(resp("PING"))]
+            adm.request(resp("AUTH", "pw"))
+            adm.request(resp("ACL", "SETUSER", "default", "off"))
+            out.append(c.request(resp("PING")))
+            adm.request(resp("ACL", "SETUSER", "default", "on", "nopass"))
+            out.append(a.request(resp("PING")))
+            replies.append(out)
+            for conn in (adm, a, c):
+                conn.close()
+        assert replies[0] == replies[1]

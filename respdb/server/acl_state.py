@@ -106,8 +106,23 @@ class AclState:
         client.refresh_plain()
 
     def sync_clients(self) -> None:
+        """After a rule change: markers, and whether clients that never authenticated may run
+        commands (Redis's authRequired() looks at the default user on every command)."""
+        open_to_all = not self.auth_required()
         for client in list(self.server.clients.values()):
+            if client.killed:
+                continue
+            authed = getattr(client, "acl_authed", client.authenticated) or open_to_all
+            if authed != client.authenticated:
+                client.authenticated = authed
+                if client.conn is not None:
+                    client.conn.parser.auth_required = not authed
             self.mark(client)
+
+    def client_reset(self, client: Client) -> None:
+        """RESET: the client is the default user again, authenticated iff that needs no password."""
+        client.acl_authed = client.authenticated  # type: ignore[attr-defined]
+        self.mark(client)
 
     def kill_clients_of(self, users: set[int], current: Client | None) -> None:
         """ACLFreeUserAndKillClients: connections of deleted users are closed (the caller after
@@ -116,7 +131,7 @@ class AclState:
             if id(self.user_of(client)) in users:
                 client.acl_user = self.default  # type: ignore[attr-defined]
                 client.user = "default"
-                client.authenticated = False
+                client.authenticated = client.acl_authed = False  # type: ignore[attr-defined]
                 client.refresh_plain()  # pipelined commands still queued get NOAUTH, never run
                 client.killed = True
                 if client is current:
@@ -129,6 +144,7 @@ class AclState:
         if user is not None and user.check_password(password):
             if client is not None:
                 client.acl_user = user  # type: ignore[attr-defined]
+                client.acl_authed = True  # type: ignore[attr-defined]
                 if user.unrestricted:
                     client.flags_extra.discard(_MARK)
                 else:
@@ -329,15 +345,17 @@ def install(server: Any) -> None:
     server.config.on_change("requirepass", state.set_requirepass)
     server.auth_required = state.auth_required
     server.acl_authenticate = state.authenticate
-    server.acl_user_changed = state.mark
+    server.acl_user_changed = state.client_reset
     server.acl_exec_check = _exec_check
     server.reject_hooks.insert(0, _reject)
     accept = server.accept_client
 
     def accept_client(client: Client, peer: Any) -> bytes | None:
         refused = accept(client, peer)
-        if refused is None and not state.default.unrestricted:
-            state.mark(client)
+        if refused is None:
+            client.acl_authed = client.authenticated  # type: ignore[attr-defined]
+            if not state.default.unrestricted:
+                state.mark(client)
         return refused
 
     server.accept_client = accept_client
