@@ -114,10 +114,14 @@ def test_aof_relative_expiry_is_not_extended_by_replay(tmp_path: Path) -> None:
         r = sp.client()
         r.set("a", "1", ex=100)
         r.expire("a", 200)
-        when = r.pexpiretime("a")
+        r.restore("b", 300_000, r.dump("a"))  # logged as RESTORE ... ABSTTL
+        whens = [r.pexpiretime("a"), r.pexpiretime("b")]
         sp.stop(signal.SIGKILL)
+    assert b"ABSTTL" in (tmp_path / "appendonly.aof").read_bytes()
     with respdb_server(*AOF_ALWAYS, workdir=tmp_path) as sp:
-        assert sp.client().pexpiretime("a") == when
+        r = sp.client()
+        assert [r.pexpiretime("a"), r.pexpiretime("b")] == whens
+        assert r.get("b") == b"1"
 
 
 def _aof_with_tail(tmp_path: Path, tail: bytes) -> tuple[bytes, bytes]:
@@ -203,7 +207,6 @@ def test_config_set_appendonly_yes_starts_a_log_with_existing_data(tmp_path: Pat
         _wait(lambda: _info(r)["aof_rewrites"] == 1, "the initial rewrite")
         r.set("later", "3")
         _wait(lambda: _info(r)["aof_buffer_length"] == 0, "the log flush")
-        time.sleep(0)  # the call_soon flush has run once the buffer is empty
         sp.stop(signal.SIGKILL)
     with respdb_server("--save", "", "--appendonly", "yes", workdir=tmp_path) as sp:
         r = sp.client()
