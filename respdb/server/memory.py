@@ -228,7 +228,7 @@ class Memory:
         total = 0
         for db in dbs:
             want = max(1, _SIZE_SAMPLES_PER_TICK * len(db.data) // total_keys)
-            for key in self.sampler(db, False).draw(db.data, want):
+            for key in self._size_sample(db, want):
                 if (db.id, key) in self.big:
                     continue
                 size = deep_size(key, 0) + deep_size(db.data[key], 5)
@@ -242,6 +242,15 @@ class Memory:
             # A smoothed average: one tick's sample of a mixed keyspace is noisy; a new keyspace
             # (first sample) takes the sample as is.
             self.avg_entry = sample_avg if self.avg_entry == 0 else 0.7 * self.avg_entry + 0.3 * sample_avg
+
+    def _size_sample(self, db: Database, count: int) -> list[bytes]:
+        """Keys to measure: random ones while eviction needs the samplers anyway; otherwise (INFO on
+        a server without maxmemory) a run of keys from a random place among the first 50,000, so
+        no key-list snapshot (8 bytes a key) is kept just for statistics."""
+        if self.config.maxmemory:
+            return self.sampler(db, False).draw(db.data, count)
+        start = random.randrange(max(1, min(len(db.data) - count, 50_000)))
+        return list(itertools.islice(db.data, start, start + count))
 
     def sampler(self, db: Database, volatile: bool) -> Sampler:
         s = self.samplers.get((db.id, volatile))
@@ -384,6 +393,8 @@ class Memory:
             server.reject_hooks.append(self.reject)
         elif not active and self.reject in server.reject_hooks:
             server.reject_hooks.remove(self.reject)
+        if not active:
+            self.samplers.clear()  # their key-list snapshots hold memory only eviction needs
         if active:
             self.resample()
             if self.used_memory() > value:
@@ -423,8 +434,8 @@ class Memory:
         ks.clock = clock
         if ks.touch_clock is not None:
             ks.touch_clock = clock
-        self.resample()
-        if self.config.maxmemory:
+        if self.config.maxmemory:  # otherwise only INFO/MEMORY read the estimate, and re-sample then
+            self.resample()
             self.perform_evictions()
 
 
