@@ -301,6 +301,7 @@ E = ("OBJECT", "ENCODING")
 REGRESSIONS: list[list[tuple[str | bytes, ...]]] = [
     # OBJECT ENCODING of strings follows how they were written, not just their bytes.
     [("INCRBYFLOAT", "a", "0"), (*E, "a"), ("INCRBYFLOAT", "a", "1.5"), (*E, "a"), ("INCR", "b"), (*E, "b")],
+    [("SET", "a", ""), ("APPEND", "a", ""), (*E, "a"), ("SET", "a", ""), (*E, "a"), ("APPEND", "a", ""), ("GETSET", "a", ""), (*E, "a")],
     [("SET", "a", "abc"), (*E, "a"), ("APPEND", "a", ""), (*E, "a"), ("APPEND", "b", "12"), (*E, "b"), ("APPEND", "b", "3"), (*E, "b")],
     [("SETRANGE", "a", "0", "x"), (*E, "a"), ("SET", "a", "x"), (*E, "a"), ("SETRANGE", "b", "0", "5"), ("INCR", "b"), ("DECR", "b"), (*E, "b")],
     [("SETRANGE", "a", "0", "7"), ("DEL", "a"), ("APPEND", "a", "7"), (*E, "a"), ("SETRANGE", "c", "0", "1"), ("MSET", "c", "1"), (*E, "c")],
@@ -310,6 +311,11 @@ REGRESSIONS: list[list[tuple[str | bytes, ...]]] = [
      ("PFCOUNT", "c", "b"), (*E, "c"), ("PFCOUNT", "c"), (*E, "c"), ("SET", "c", HLL_CACHED), ("PFADD", "c"), (*E, "c")],
     [("SETRANGE", "a", "0", "x"), ("COPY", "a", "b"), (*E, "b"), ("RENAME", "a", "c"), (*E, "c"), ("MOVE", "c", "1"), ("SELECT", "1"),
      (*E, "c"), ("SWAPDB", "0", "1"), (*E, "c"), ("SELECT", "0"), (*E, "c"), ("INCRBYFLOAT", "f", "2"), ("COPY", "f", "g"), (*E, "g")],
+    # A hash or set converted to a hashtable stays one, whatever is deleted or overwritten later.
+    [("HSET", "a", "f", "v" * 70, "f", "0"), (*E, "a"), ("HSET", "b", "f", "v" * 70), ("HSET", "b", "f", "1"), (*E, "b"),
+     ("HINCRBY", "c", "f" * 70, "1"), ("HDEL", "c", "f" * 70), (*E, "c"), ("HSET", "c", "g", "1"), ("HSETNX", "c", "g", "v" * 70), (*E, "c")],
+    [("SADD", "a", "1", "x"), ("SREM", "a", "x"), (*E, "a"), ("SADD", "b", "1", "2"), ("SMOVE", "b", "c", "1"), (*E, "c"),
+     ("SADD", "c", "x"), ("SMOVE", "c", "b", "x"), (*E, "c")],
     # SORT converts a listpack sorted set to a skiplist for good (sortCommandGeneric's zsetConvert).
     [("ZADD", "a", "1", "x"), (*E, "a"), ("SORT_RO", "a", "ALPHA"), (*E, "a"), ("ZADD", "b", "1", "x"), ("SORT", "b", "BY", "nosort"), (*E, "b"),
      ("ZADD", "c", "2", "y"), ("SORT", "c", "FOO"), (*E, "c")],

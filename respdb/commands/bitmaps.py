@@ -13,8 +13,8 @@ from typing import Any
 
 from respdb import errors
 from respdb.commands.args import to_int
+from respdb.commands.encoding_history import RAW, record
 from respdb.commands.registry import command
-from respdb.commands.string_encoding import RAW, record
 from respdb.errors import CommandError
 from respdb.server.client import Client
 

@@ -6,7 +6,7 @@ import copy as _copy
 from collections import deque
 
 from respdb import errors
-from respdb.commands import string_encoding
+from respdb.commands import encoding_history
 from respdb.commands.args import to_int
 from respdb.commands.registry import command
 from respdb.errors import CommandError, err
@@ -140,7 +140,7 @@ def _rename(db: Database, src: bytes, dst: bytes, nx: bool) -> int:
     value, expire = db.pop_value(src)  # type: ignore[misc]
     db.delete(dst)
     db.set(dst, value)
-    string_encoding.carry(db, src, db, dst, value, keep_source=False)
+    encoding_history.carry(db, src, db, dst, value, value, keep_source=False)
     if expire is not None:
         db.set_expire(dst, expire)
     db.changed(src, "g", "rename_from")
@@ -188,8 +188,9 @@ def copy(ctx: Client, src: bytes, dst: bytes, *args: bytes) -> int:
         if not replace:
             return 0
         target.delete(dst)
-    target.set(dst, clone_value(value))
-    string_encoding.carry(ctx.db, src, target, dst, value, keep_source=True)
+    clone = clone_value(value)
+    target.set(dst, clone)
+    encoding_history.carry(ctx.db, src, target, dst, value, clone, keep_source=True)
     expire = ctx.db.get_expire(src)
     if expire is not None:
         target.set_expire(dst, expire)
@@ -210,7 +211,7 @@ def move(ctx: Client, key: bytes, index: bytes) -> int:
         return 0
     value, expire = src.pop_value(key)  # type: ignore[misc]
     dst.set(key, value)
-    string_encoding.carry(src, key, dst, key, value, keep_source=False)
+    encoding_history.carry(src, key, dst, key, value, value, keep_source=False)
     if expire is not None:
         dst.set_expire(key, expire)
     src.changed(key, "g", "move_from")
@@ -341,11 +342,11 @@ ENCODERS: dict[type, object] = {}
 def encoding_of(ctx: Client, value: object, key: bytes | None = None) -> bytes:
     """Redis's encoding name for a value, by the same thresholds and knobs as Redis (for a string at
     `key`, the encoding its writer left behind when that differs from the default rule)."""
+    if key is not None:
+        enc = encoding_history.forced(ctx.db, key, value)
+        if enc is not None:
+            return enc
     if value.__class__ is bytes:
-        if key is not None:
-            enc = string_encoding.forced(ctx.db, key, value)  # type: ignore[arg-type]
-            if enc is not None:
-                return enc
         if len(value) <= 20 and _is_int_repr(value):  # type: ignore[arg-type]
             return b"int"
         return b"embstr" if len(value) <= 44 else b"raw"  # type: ignore[arg-type]
@@ -422,7 +423,7 @@ def flushdb(ctx: Client, *args: bytes) -> object:
 def flushall(ctx: Client, *args: bytes) -> object:
     _flush_mode(args)
     ctx.keyspace.flushall()
-    string_encoding.forget_keyspace(ctx.keyspace)  # stale entries are harmless, but hold old values
+    encoding_history.forget_keyspace(ctx.keyspace)  # stale entries are harmless, but hold old values
     ctx.keyspace.dirty += 1
     if ctx.keyspace.on_change is not None:
         ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]  # one flush announcement
@@ -440,7 +441,7 @@ def swapdb(ctx: Client, a: bytes, b: bytes) -> object:
         raise CommandError(errors.DB_INDEX)
     if ia != ib:
         ctx.keyspace.swap(ia, ib)
-        string_encoding.swap(ctx.keyspace[ia], ctx.keyspace[ib])
+        encoding_history.swap(ctx.keyspace[ia], ctx.keyspace[ib])
         ctx.keyspace.dirty += 1
         if ctx.server.keyspace.ready_keys:
             ctx.server.serve_ready_keys()

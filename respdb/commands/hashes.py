@@ -11,6 +11,7 @@ from itertools import chain
 
 from respdb import errors
 from respdb.commands.args import LLONG_MAX, LLONG_MIN, incr_float, to_float, to_int
+from respdb.commands.encoding_history import record
 from respdb.commands.generic import ENCODERS, parse_scan_cursor, parse_scan_options
 from respdb.commands.registry import command
 from respdb.commands.sets import elements, parse_count, picks_valid
@@ -45,6 +46,17 @@ def _encoding(config: Config, h: dict[bytes, bytes]) -> bytes:
 ENCODERS[dict] = _encoding
 
 
+def _note_growth(ctx: Client, key: bytes, h: dict[bytes, bytes], before: int, items: tuple[bytes, ...]) -> None:
+    """After a write that added `items` (fields and values): Redis converts a listpack hash to a
+    hashtable for good when one of them is too long or the hash outgrows the entry limit, so remember
+    the conversion for OBJECT ENCODING (later deletions or overwrites could make it look small)."""
+    config = ctx.server.config
+    entries = config.hash_max_listpack_entries
+    limit = config.hash_max_listpack_value
+    if (before <= entries < len(h)) or any(len(x) > limit for x in items):
+        record(ctx.db, key, h, b"hashtable")
+
+
 def _write_hash(ctx: Client, key: bytes) -> dict[bytes, bytes]:
     """The hash at key, created (and announced as a new key) when missing."""
     db = ctx.db
@@ -72,9 +84,16 @@ def hset(ctx: Client, key: bytes, *pairs: bytes) -> int:
         raise WrongType()
     before = len(h)
     if n == 2:
-        h[pairs[0]] = pairs[1]
+        field, value = pairs
+        h[field] = value
+        # _note_growth inlined for the same reason: three length checks instead of a call.
+        config = ctx.server.config
+        limit = config.hash_max_listpack_value
+        if len(field) > limit or len(value) > limit or before <= config.hash_max_listpack_entries < len(h):
+            record(db, key, h, b"hashtable")
     else:
         h.update(zip(pairs[::2], pairs[1::2], strict=True))
+        _note_growth(ctx, key, h, before, pairs)
     db.changed(key, "h", "hset")
     return len(h) - before
 
@@ -84,7 +103,9 @@ def hmset(ctx: Client, key: bytes, *pairs: bytes) -> object:
     if len(pairs) & 1:
         raise CommandError(_HMSET_ARGS)
     h = _write_hash(ctx, key)
+    before = len(h)
     h.update(zip(pairs[::2], pairs[1::2], strict=True))
+    _note_growth(ctx, key, h, before, pairs)
     ctx.db.changed(key, "h", "hset")
     return OK
 
@@ -96,6 +117,7 @@ def hsetnx(ctx: Client, key: bytes, field: bytes, value: bytes) -> int:
         return 0
     h = _write_hash(ctx, key)
     h[field] = value
+    _note_growth(ctx, key, h, len(h) - 1, (field, value))
     ctx.db.changed(key, "h", "hset")
     return 1
 
@@ -190,7 +212,9 @@ def hincrby(ctx: Client, key: bytes, field: bytes, increment: bytes) -> int:
     result = current + delta
     if not LLONG_MIN <= result <= LLONG_MAX:
         raise CommandError(errors.OVERFLOW)
+    before = len(h)
     h[field] = b"%d" % result
+    _note_growth(ctx, key, h, before, (field,))
     ctx.db.changed(key, "h", "hincrby")
     return result
 
@@ -204,7 +228,9 @@ def hincrbyfloat(ctx: Client, key: bytes, field: bytes, increment: bytes) -> byt
         raise err("value is NaN or Infinity")
     h = _write_hash(ctx, key)
     new = incr_float(h.get(field), increment, errors.HASH_NOT_FLOAT)
+    before = len(h)
     h[field] = new
+    _note_growth(ctx, key, h, before, (field, new))
     # Replayed as HSET with the result, so a replica or the log never re-does float arithmetic.
     ctx.propagate_argv = [b"HSET", key, field, new]
     ctx.db.changed(key, "h", "hincrbyfloat")

@@ -16,8 +16,8 @@ from bisect import bisect_right
 from typing import Any
 
 from respdb import errors
+from respdb.commands.encoding_history import RAW, record
 from respdb.commands.registry import command
-from respdb.commands.string_encoding import RAW, record
 from respdb.config import param
 from respdb.errors import CommandError
 from respdb.protocol.types import OK

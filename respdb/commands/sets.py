@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from respdb import errors
 from respdb.commands.args import to_int
+from respdb.commands.encoding_history import record
 from respdb.commands.generic import ENCODERS, parse_scan_cursor, parse_scan_options
 from respdb.commands.registry import command
 from respdb.config import Config, param
@@ -100,6 +101,16 @@ def _encoding(config: Config, s: set[bytes]) -> bytes:
 ENCODERS[set] = _encoding
 
 
+def _keep_hashtable(ctx: Client, key: bytes, s: set[bytes], removed: Iterable[bytes], size: int = -1) -> None:
+    """Before `removed` leave `s`: Redis never turns a hashtable set back into an intset, so if it is
+    one now (too big, or one of the leaving members is not an integer) remember that for OBJECT
+    ENCODING, as the remaining members alone could look like an intset. `size`: the size before the
+    removal when it already happened."""
+    config = ctx.server.config
+    if (size if size >= 0 else len(s)) > config.set_max_intset_entries or any(_intset_order(config, (m,), 1) is None for m in removed):
+        record(ctx.db, key, s, b"hashtable")
+
+
 def _read_set(db: Database, key: bytes) -> set[bytes] | None:
     s = db.get(key)
     if s is not None and s.__class__ is not set:
@@ -136,6 +147,7 @@ def srem(ctx: Client, key: bytes, *members: bytes) -> int:
     if s is None:
         return 0
     before = len(s)
+    _keep_hashtable(ctx, key, s, [m for m in members if m in s])
     s.difference_update(members)
     removed = before - len(s)
     if removed:
@@ -183,6 +195,7 @@ def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> int:
         return 1 if member in source else 0
     if member not in source:
         return 0
+    _keep_hashtable(ctx, src, source, (member,))
     source.discard(member)
     db.changed(src, "s", "srem")
     if not source:
@@ -210,11 +223,13 @@ def spop(ctx: Client, key: bytes, *args: bytes) -> object:
         return None
     if len(s) <= _SNAPSHOT_MIN:
         member = random.choice(tuple(s))
+        _keep_hashtable(ctx, key, s, (member,))
         s.discard(member)
     else:
         # O(1): set.pop() takes the next slot of a table laid out by randomized (per-process) hashes,
         # so successive pops come out in an order no client can predict, without an O(n) walk.
         member = s.pop()
+        _keep_hashtable(ctx, key, s, (member,), len(s) + 1)
     # Logged as the removal that happened, so the log replays the same random choice.
     ctx.propagate_argv = [b"SREM", key, member]
     db.changed(key, "s", "spop")
@@ -247,6 +262,7 @@ def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
         db.event(key, "g", "del")
         return reply
     popped = random.sample(list(s), count)
+    _keep_hashtable(ctx, key, s, popped)
     s.difference_update(popped)
     ctx.propagate_argv = [b"SREM", key, *popped]
     db.changed(key, "s", "spop")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from respdb import errors
 from respdb.commands.args import LLONG_MAX, LLONG_MIN, incr_float, to_int
+from respdb.commands.encoding_history import EMBSTR, RAW, SINGLETONS, record, whole_singleton
 from respdb.commands.registry import command
-from respdb.commands.string_encoding import EMBSTR, ONE_BYTE, RAW, record, whole_one_byte
 from respdb.errors import CommandError, err
 from respdb.protocol.types import OK, Map
 from respdb.server.client import Client
@@ -42,8 +42,8 @@ def set_(ctx: Client, key: bytes, value: bytes, *opts: bytes) -> object:
     db = ctx.db
     if not opts:
         db.set(key, value)
-        if ONE_BYTE and len(value) == 1:
-            whole_one_byte(db, key)
+        if SINGLETONS and len(value) <= 1:
+            whole_singleton(db, key)
         db.changed(key, "$", "set")
         return OK
     nx = xx = get_old = keepttl = False
@@ -74,8 +74,8 @@ def set_(ctx: Client, key: bytes, value: bytes, *opts: bytes) -> object:
     if (nx and old is not None) or (xx and old is None):
         return old if get_old else None
     db.set(key, value, keep_ttl=keepttl)
-    if ONE_BYTE and len(value) == 1:
-        whole_one_byte(db, key)
+    if SINGLETONS and len(value) <= 1:
+        whole_singleton(db, key)
     if when_ms is not None:
         db.set_expire(key, when_ms)
         # Logged with an absolute time so replaying the log later does not extend the TTL.
@@ -92,8 +92,8 @@ def setnx(ctx: Client, key: bytes, value: bytes) -> int:
     if db.get(key) is not None:
         return 0
     db.set(key, value)
-    if ONE_BYTE and len(value) == 1:
-        whole_one_byte(db, key)
+    if SINGLETONS and len(value) <= 1:
+        whole_singleton(db, key)
     db.changed(key, "$", "set")
     return 1
 
@@ -102,8 +102,8 @@ def _setex(ctx: Client, name: str, key: bytes, raw: bytes, value: bytes, flag: b
     when = _parse_expiry(ctx, name, flag, raw)
     db = ctx.db
     db.set(key, value)
-    if ONE_BYTE and len(value) == 1:
-        whole_one_byte(db, key)
+    if SINGLETONS and len(value) <= 1:
+        whole_singleton(db, key)
     db.set_expire(key, when)
     ctx.propagate_argv = [b"SET", key, value, b"PXAT", b"%d" % when]
     db.changed(key, "$", "set")
@@ -126,8 +126,8 @@ def getset(ctx: Client, key: bytes, value: bytes) -> bytes | None:
     db = ctx.db
     old = db.get_string(key)
     db.set(key, value)
-    if ONE_BYTE and len(value) == 1:
-        whole_one_byte(db, key)
+    if SINGLETONS and len(value) <= 1:
+        whole_singleton(db, key)
     db.changed(key, "$", "set")
     return old
 
@@ -195,8 +195,8 @@ def mset(ctx: Client, *pairs: bytes) -> object:
     db = ctx.db
     for i in range(0, len(pairs), 2):
         db.set(pairs[i], pairs[i + 1])
-        if ONE_BYTE and len(pairs[i + 1]) == 1:
-            whole_one_byte(db, pairs[i])
+        if SINGLETONS and len(pairs[i + 1]) <= 1:
+            whole_singleton(db, pairs[i])
         db.changed(pairs[i], "$", "set")
     return OK
 
@@ -221,8 +221,8 @@ def append(ctx: Client, key: bytes, value: bytes) -> int:
     db.set(key, new, keep_ttl=True)
     if old is not None:
         record(db, key, new, RAW)  # appended in place (Redis: APPEND to a new key is encoded whole)
-    elif ONE_BYTE and len(new) == 1:
-        whole_one_byte(db, key)
+    elif SINGLETONS and len(new) <= 1:
+        whole_singleton(db, key)
     db.changed(key, "$", "append")
     return len(new)
 
@@ -301,8 +301,8 @@ def _incr(ctx: Client, key: bytes, delta: int) -> int:
         raise CommandError(errors.OVERFLOW)
     new = b"%d" % result
     db.set(key, new, keep_ttl=True)
-    if ONE_BYTE and len(new) == 1:
-        whole_one_byte(db, key)
+    if SINGLETONS and len(new) <= 1:
+        whole_singleton(db, key)
     db.changed(key, "$", "incrby")
     return result
 
