@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from respdb.errors import StartupError
 from respdb.persistence import snapshot
-from respdb.persistence.crypto import KEY_HEADER, AuthError, KeyError_, Sealer, sealer_for
+from respdb.persistence.crypto import Sealer
 
 if TYPE_CHECKING:
     from respdb.persistence.manager import Persistence
@@ -417,79 +417,10 @@ class AOF:
 
     # --- loading ---------------------------------------------------------------------------------
     def load(self, passphrase: bytes | None) -> None:
-        from respdb.persistence.replay import Replayer
+        """Replay the log into the keyspace and open it for appending (replay.load_log)."""
+        from respdb.persistence.replay import load_log
 
-        path = self.path
-        shown = os.path.abspath(path)
-        try:
-            with open(path, "rb") as f:
-                buf = f.read()
-        except OSError as exc:
-            raise StartupError(f"Can't open the append only file {shown}: {exc.strerror}") from None
-        start = time.monotonic()
-        replay = Replayer(self.server, shown)
-        self.loading = True
-        try:
-            if buf.startswith(MAGIC_AOF):
-                valid, truncated = self._load_encrypted(buf, passphrase, replay, shown)
-            else:
-                valid, truncated = replay.run_stream(buf, 0, passphrase, top=True)
-        finally:
-            self.loading = False
-            self.server.propagation.clear()
-        if truncated:
-            if not self.config.aof_load_truncated:
-                raise StartupError(
-                    f"Unexpected end of file reading the append only file {shown}. You can set the "
-                    "'aof-load-truncated' configuration option to yes and restart the server."
-                )
-            self.server.log.warning(f"!!! Warning: short read while loading the AOF file {shown}!!!")
-            self.server.log.warning(f"!!! Truncating the AOF at offset {valid} !!!")
-            with open(path, "r+b") as f:
-                f.truncate(valid)
-                os.fsync(f.fileno())
-            self.server.log.warning("AOF loaded anyway because aof-load-truncated is enabled")
-        self.server.reset_stats()
-        self.server.keyspace.dirty = 0
-        self.p.keys_loaded = sum(len(db.data) for db in self.server.keyspace.dbs)
-        self.server.log.notice(f"DB loaded from append only file: {time.monotonic() - start:.3f} seconds")
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        self.current_size = self.base_size = valid
-        self.state = "on"
-        self.sync_hook()
-        if self.sealer is None and passphrase is not None:
-            self.rewrite_scheduled = True  # a key was configured since: re-write the log encrypted
-
-    def _load_encrypted(self, buf: bytes, passphrase: bytes | None, replay: Any, shown: str) -> tuple[int, bool]:
-        head = AOF_HEADER.size + KEY_HEADER.size
-        if len(buf) < head:
-            raise StartupError(f"Bad file format reading the append only file {shown}: truncated header")
-        _, version, _, _, file_id = AOF_HEADER.unpack_from(buf)
-        if version != AOF_VERSION:
-            raise StartupError(f"Unsupported append only file version {version} in {shown}")
-        try:
-            sealer = sealer_for(buf[AOF_HEADER.size : head], passphrase)
-        except KeyError_ as exc:
-            raise StartupError(f"Can't load the append only file {shown}: {exc}") from None
-        self.p.adopt_salt(buf[AOF_HEADER.size : head])
-        pos, index = head, 0
-        while pos < len(buf):
-            if pos + 8 > len(buf):
-                return pos, True
-            (size,) = _LEN.unpack_from(buf, pos)
-            if pos + 8 + size > len(buf):
-                return pos, True
-            try:
-                plain = sealer.open(buf[pos + 8 : pos + 8 + size], file_id + _LEN.pack(index))
-            except AuthError:
-                raise StartupError(f"Record {index} of the append only file {shown} failed authentication (modified or corrupted data)") from None
-            _, torn = replay.run_stream(plain, 0, passphrase, top=index == 0)
-            if torn:
-                raise StartupError(f"Bad file format reading the append only file {shown}: record {index} ends mid-command")
-            pos += 8 + size
-            index += 1
-        self.sealer, self.file_id, self.next_index = sealer, file_id, index
-        return pos, False
+        load_log(self, passphrase)
 
     def info(self, child: bool, now: float) -> list[tuple[str, Any]]:
         fields: list[tuple[str, Any]] = [

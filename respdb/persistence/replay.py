@@ -1,4 +1,4 @@
-"""Replaying an append-only log into the keyspace through the normal command handlers.
+"""Loading an append-only log: reading plain or encrypted files and replaying their commands.
 
 A fake client (no connection) runs each logged command via dispatch.call, so replay applies writes
 exactly as they were applied live. MULTI ... EXEC blocks are collected and applied only when their EXEC
@@ -7,6 +7,8 @@ is read: a transaction cut off by a crash is dropped whole and reported as a tor
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING
 
 import hiredis
@@ -14,7 +16,8 @@ import hiredis
 from respdb.commands.dispatch import call, resolve
 from respdb.errors import CommandError, StartupError
 from respdb.persistence import snapshot
-from respdb.persistence.aof import BadFormat, Incomplete, parse_command
+from respdb.persistence.aof import _LEN, AOF, AOF_HEADER, AOF_VERSION, MAGIC_AOF, BadFormat, Incomplete, parse_command
+from respdb.persistence.crypto import KEY_HEADER, AuthError, KeyError_, sealer_for
 from respdb.server.client import Client
 
 if TYPE_CHECKING:
@@ -110,3 +113,78 @@ class Replayer:
             pass  # as in Redis: a logged command that fails now failed then too
         self.server.propagation.clear()
         self.server.keyspace.ready_keys.clear()
+
+
+def load_log(aof: AOF, passphrase: bytes | None) -> None:
+    """Load the append-only log at start: torn tails as Redis handles them, anything else fatal."""
+    path = aof.path
+    shown = os.path.abspath(path)
+    try:
+        with open(path, "rb") as f:
+            buf = f.read()
+    except OSError as exc:
+        raise StartupError(f"Can't open the append only file {shown}: {exc.strerror}") from None
+    start = time.monotonic()
+    replay = Replayer(aof.server, shown)
+    aof.loading = True
+    try:
+        if buf.startswith(MAGIC_AOF):
+            valid, truncated = _load_encrypted(aof, buf, passphrase, replay, shown)
+        else:
+            valid, truncated = replay.run_stream(buf, 0, passphrase, top=True)
+    finally:
+        aof.loading = False
+        aof.server.propagation.clear()
+    if truncated:
+        if not aof.config.aof_load_truncated:
+            raise StartupError(
+                f"Unexpected end of file reading the append only file {shown}. You can set the "
+                "'aof-load-truncated' configuration option to yes and restart the server."
+            )
+        aof.server.log.warning(f"!!! Warning: short read while loading the AOF file {shown}!!!")
+        aof.server.log.warning(f"!!! Truncating the AOF at offset {valid} !!!")
+        with open(path, "r+b") as f:
+            f.truncate(valid)
+            os.fsync(f.fileno())
+        aof.server.log.warning("AOF loaded anyway because aof-load-truncated is enabled")
+    aof.server.reset_stats()
+    aof.server.keyspace.dirty = 0
+    aof.p.keys_loaded = sum(len(db.data) for db in aof.server.keyspace.dbs)
+    aof.server.log.notice(f"DB loaded from append only file: {time.monotonic() - start:.3f} seconds")
+    aof.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    aof.current_size = aof.base_size = valid
+    aof.state = "on"
+    aof.sync_hook()
+    if aof.sealer is None and passphrase is not None:
+        aof.rewrite_scheduled = True  # a key was configured since: re-write the log encrypted
+
+def _load_encrypted(aof: AOF, buf: bytes, passphrase: bytes | None, replay: Replayer, shown: str) -> tuple[int, bool]:
+    head = AOF_HEADER.size + KEY_HEADER.size
+    if len(buf) < head:
+        raise StartupError(f"Bad file format reading the append only file {shown}: truncated header")
+    _, version, _, _, file_id = AOF_HEADER.unpack_from(buf)
+    if version != AOF_VERSION:
+        raise StartupError(f"Unsupported append only file version {version} in {shown}")
+    try:
+        sealer = sealer_for(buf[AOF_HEADER.size : head], passphrase)
+    except KeyError_ as exc:
+        raise StartupError(f"Can't load the append only file {shown}: {exc}") from None
+    aof.p.adopt_salt(buf[AOF_HEADER.size : head])
+    pos, index = head, 0
+    while pos < len(buf):
+        if pos + 8 > len(buf):
+            return pos, True
+        (size,) = _LEN.unpack_from(buf, pos)
+        if pos + 8 + size > len(buf):
+            return pos, True
+        try:
+            plain = sealer.open(buf[pos + 8 : pos + 8 + size], file_id + _LEN.pack(index))
+        except AuthError:
+            raise StartupError(f"Record {index} of the append only file {shown} failed authentication (modified or corrupted data)") from None
+        _, torn = replay.run_stream(plain, 0, passphrase, top=index == 0)
+        if torn:
+            raise StartupError(f"Bad file format reading the append only file {shown}: record {index} ends mid-command")
+        pos += 8 + size
+        index += 1
+    aof.sealer, aof.file_id, aof.next_index = sealer, file_id, index
+    return pos, False
