@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from tests.diff import Differ
-from tests.servers import ServerProcess, respdb_server
+from tests.servers import Raw, ServerProcess, resp, respdb_server
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 VALUE = b"x" * 10_000  # uniform 10 KB values: the per-key estimate is then exact
@@ -253,3 +254,29 @@ def test_maxmemory_process_stays_near_limit_while_filling() -> None:
         # RSS keeps what pymalloc and the resized hash tables hold after the churn: a generous bound.
         assert rss < limit * 1.5, f"rss {rss} vs maxmemory {limit}"
         assert r.set("still", "writable") is True
+
+
+def test_maxmemory_eviction_invalidates_client_side_caches(er: redis.Redis, evsrv: ServerProcess) -> None:
+    er.config_set("maxmemory-policy", "allkeys-random")
+    er.set("cached", "v")
+    raw = Raw(evsrv.port)
+    try:
+        raw.request(resp("HELLO", "3"))
+        assert raw.request(resp("CLIENT", "TRACKING", "on")) == b"+OK\r\n"
+        assert raw.request(resp("GET", "cached")) == b"$1\r\nv\r\n"
+        er.config_set("maxmemory", 1)  # evicts every key
+        assert raw.read_until_count(1) == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\ncached\r\n"
+    finally:
+        raw.close()
+
+
+def test_maxmemory_evictions_reach_the_aof(tmp_path: Path) -> None:
+    # An evicted key is logged as a DEL: a restart replaying the AOF must not bring it back.
+    with respdb_server("--appendonly", "yes", "--maxmemory-policy", "allkeys-random", workdir=tmp_path) as sp:
+        r = sp.client()
+        fill(r, "k", 30)
+        squeeze(r, 10)
+        survivors = sorted(r.keys("*"))
+        assert 0 < len(survivors) <= 20
+    with respdb_server("--appendonly", "yes", workdir=tmp_path) as sp:
+        assert sorted(sp.client().keys("*")) == survivors

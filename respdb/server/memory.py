@@ -367,9 +367,12 @@ class Memory:
         db.event(key, "e", "evicted")
         server = self.server
         if server.propagate_hooks:
-            # Logged as a DEL so that an AOF replay does not bring evicted keys back.
+            # Logged as a DEL so that an AOF replay does not bring evicted keys back. Writes of a
+            # running EXEC/script already queued (CONFIG SET maxmemory inside one) keep their batch.
+            queued = bool(server.propagation)
             server.propagation.append((db.id, [b"DEL", key]))
-            server.flush_propagation()
+            if not queued:
+                server.flush_propagation()
 
     # --- access information (OBJECT IDLETIME/FREQ) ---------------------------------------------------
     def idle_seconds(self, db: Database, key: bytes) -> int:
