@@ -1,7 +1,7 @@
 """DUMP and RESTORE: a key's value as a self-checking payload of respdb's own, and back.
 
 Payload = codec encoding of the value | b"RD" | u16 payload version | 8-byte BLAKE2b of everything
-before it. Like Redis's, it carries no key name and no TTL. It is not Redis's RDB encoding, so a payload
+before it. IDLETIME / FREQ set the key's access clock / LFU counter (OBJECT IDLETIME / FREQ). Like Redis's, it carries no key name and no TTL. It is not Redis's RDB encoding, so a payload
 moves between respdb servers only; anything else fails the check with Redis's error text.
 """
 
@@ -17,7 +17,7 @@ from respdb.errors import CommandError
 from respdb.persistence import codec
 from respdb.protocol.types import OK
 from respdb.server.client import Client
-from respdb.storage.keyspace import now_ms
+from respdb.storage.keyspace import LFUCounters, now_ms
 
 PAYLOAD_VERSION = 1
 _TRAILER = struct.Struct("<2sH8s")
@@ -48,6 +48,18 @@ def load_payload(payload: bytes) -> object:
     if reader.pos != reader.end:
         raise codec.CorruptData("trailing bytes")
     return value
+
+
+def _set_access(ctx: Client, key: bytes, idletime: int, freq: int) -> None:
+    """objectSetLRUOrLFU: FREQ sets the LFU counter under an LFU policy, IDLETIME backdates the LRU
+    clock otherwise; the option that does not apply to the current policy is ignored, as in Redis."""
+    access = ctx.db.access
+    if isinstance(access, LFUCounters):
+        if freq >= 0:
+            # dict.__setitem__: store the counter as given, without LFUCounters' touch arithmetic.
+            dict.__setitem__(access, key, (((now_ms() // 60000) & 0xFFFF) << 8) | freq)
+    elif idletime >= 0:
+        access[key] = now_ms() - idletime * 1000
 
 
 @command("dump")
@@ -109,7 +121,7 @@ def restore(ctx: Client, key: bytes, ttl_raw: bytes, payload: bytes, *opts: byte
         if not absttl:
             # Logged with the absolute time so a replay does not extend the TTL (as Redis does).
             ctx.propagate_argv = [b"RESTORE", key, b"%d" % when, payload, *opts, b"ABSTTL"]
-    # IDLETIME and FREQ are validated as in Redis; respdb keeps no LRU/LFU clock to apply them to.
+    _set_access(ctx, key, idletime, freq)
     db.changed(key, "g", "restore")
     db.signal_ready(key)
     return OK
