@@ -25,7 +25,7 @@ KEYS = st.sampled_from(["a", "b", "c"])
 # pushes a hash past hash-max-listpack-value (64) into a hashtable.
 VALUES = st.sampled_from(["0", "1", "-3", "10", "a", "b", "c", "x", "hello", "1.5", "", "9223372036854775807", "v" * 70])
 FIELDS = st.sampled_from(["f", "g", "1", "a", ""])
-MEMBERS = st.sampled_from(["1", "2", "10", "-3", "a", "b", "x", ""])
+MEMBERS = st.sampled_from(["1", "2", "10", "-3", "a", "b", "x", "", "m" * 70])
 SMALL = st.integers(-3, 5).map(str)
 PATTERNS = st.sampled_from(["*", "a*", "[ab]", "?", "x*", "*->f", "#"])
 
@@ -50,7 +50,7 @@ STRINGS = [
     _cmd("GETRANGE", KEYS, SMALL, SMALL), _cmd("SETRANGE", KEYS, st.integers(0, 4).map(str), VALUES),
     st.builds(lambda kvs: ("MSET", *_flat(kvs)), st.lists(st.tuples(KEYS, VALUES), min_size=1, max_size=2)),
     _cmd("MSETNX", KEYS, VALUES, KEYS, VALUES), _var("MGET", item=KEYS), _cmd("LCS", KEYS, KEYS),
-    _cmd("SETNX", KEYS, VALUES),
+    _cmd("SETNX", KEYS, VALUES), _cmd("GETEX", KEYS, st.sampled_from(["PERSIST", "EX"]), "1000"),
 ]
 GENERIC = [
     _var("DEL", item=KEYS), _var("EXISTS", item=KEYS), _cmd("TYPE", KEYS), _cmd("RENAME", KEYS, KEYS),
@@ -95,6 +95,8 @@ ZSETS = [
     _cmd("ZRANGEBYLEX", KEYS, "-", "+"), _cmd("ZRANK", KEYS, MEMBERS), _cmd("ZPOPMIN", KEYS, st.sampled_from(["1", "2"])),
     _cmd("ZUNIONSTORE", KEYS, "2", KEYS, KEYS), _cmd("ZINTER", "2", KEYS, KEYS, "WITHSCORES"), _cmd("ZDIFF", "2", KEYS, KEYS),
     _cmd("ZRANGESTORE", KEYS, KEYS, "0", "-1"), _cmd("ZSCAN", KEYS, "0", "COUNT", "1000"), _cmd("ZMSCORE", KEYS, MEMBERS, MEMBERS),
+    _cmd("ZREMRANGEBYSCORE", KEYS, "-inf", st.sampled_from(["0", "(1", "+inf"])), _cmd("ZREVRANGE", KEYS, "0", "-1", "WITHSCORES"),
+    _cmd("ZLEXCOUNT", KEYS, "-", "+"), _cmd("ZMPOP", "1", KEYS, st.sampled_from(["MIN", "MAX"])),
 ]
 STREAM_IDS = st.sampled_from(["1-1", "1-2", "2-0", "5-1", "0-1", "3-*"])
 STREAMS = [
@@ -108,6 +110,7 @@ STREAMS = [
     _cmd("XACK", KEYS, "g", STREAM_IDS), _cmd("XPENDING", KEYS, "g"), _cmd("XINFO", "GROUPS", KEYS),
     _cmd("XCLAIM", KEYS, "g", "c2", "0", STREAM_IDS, "JUSTID"), _cmd("XAUTOCLAIM", KEYS, "g", "c1", "0", "0-0", "COUNT", "2"),
     _cmd("XGROUP", "SETID", KEYS, "g", st.sampled_from(["0", "$", "1-1"])), _cmd("XGROUP", "DELCONSUMER", KEYS, "g", "c1"),
+    _cmd("XINFO", "STREAM", KEYS), _cmd("XSETID", KEYS, st.sampled_from(["5-5", "1-1", "9-0"])),
 ]
 BITS_HLL = [
     _cmd("SETBIT", KEYS, st.integers(0, 20).map(str), st.sampled_from(["0", "1"])), _cmd("GETBIT", KEYS, st.integers(0, 20).map(str)),
