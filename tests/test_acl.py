@@ -454,3 +454,19 @@ def test_acl_config_users_and_aclfile_together_refused(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="exited"), respdb_server(str(conf), workdir=tmp_path):
         pass
     assert "not both" in (tmp_path / "server.log").read_text()
+
+
+def test_acl_protected_mode_follows_default_user_password(tmp_path) -> None:
+    """Protected mode asks whether the default user needs no password, as Redis does: an aclfile
+    that gives it one admits outside clients (to NOAUTH) without requirepass."""
+    from tests.test_robustness import OUTSIDE, _first_reply
+
+    if OUTSIDE is None:
+        pytest.skip("no non-loopback local address")
+    acl_file = tmp_path / "users.acl"
+    acl_file.write_text("user default on #" + hashlib.sha256(b"pw").hexdigest() + " ~* &* +@all\n")
+    with respdb_server("--bind", "127.0.0.1", OUTSIDE, "--aclfile", str(acl_file), password="pw") as sp:
+        assert _first_reply(OUTSIDE, sp.port) == b"-NOAUTH Authentication required.\r\n"
+        c = sp.client(password="pw")
+        c.execute_command("ACL", "SETUSER", "default", "nopass")
+        assert _first_reply(OUTSIDE, sp.port).startswith(b"-DENIED Redis is running in protected mode")

@@ -68,15 +68,19 @@ def peer_ip(peer: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return ip
 
 
-def refusal(config: Config, peer: Any) -> bytes | None:
-    """The error line to send a new connection that may not stay, or None to admit it."""
+def refusal(config: Config, peer: Any, nopass: bool | None = None) -> bytes | None:
+    """The error line to send a new connection that may not stay, or None to admit it. `nopass`:
+    whether the default user needs no password (Redis's test; ACL rules can set one without
+    requirepass); None falls back to requirepass."""
     ip = peer_ip(peer)
     if ip is None:
         return None  # Unix socket: local by definition
     if config.ip_allowlist:
         if not any(ip in net for net in parse_allowlist(config.ip_allowlist)):
             return NOT_ALLOWED
-    if config.protected_mode and not config.requirepass and not ip.is_loopback:
+    if nopass is None:
+        nopass = not config.requirepass
+    if config.protected_mode and nopass and not ip.is_loopback:
         return PROTECTED_DENIED
     return None
 

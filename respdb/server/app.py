@@ -110,7 +110,8 @@ class Server:
         if len(self.clients) >= self.config.maxclients:
             self.rejected_connections += 1
             return _error_bytes(errors.MAX_CLIENTS)
-        denied = refusal(self.config, peer)
+        acl = getattr(self, "acl", None)
+        denied = refusal(self.config, peer, None if acl is None else "nopass" in acl.default.flags)
         if denied is not None:
             self.rejected_connections += 1
             return denied
