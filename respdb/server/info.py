@@ -87,7 +87,8 @@ def section_memory(s: Server) -> list[tuple[str, Any]]:
     used = s.used_memory()
     peak = max(mem.peak, used)
     startup = mem.baseline
-    dataset = used - startup
+    overhead = startup + mem.tables()
+    dataset = used - overhead
     maxmemory = s.config.maxmemory
     system = _total_system_memory()
     return [
@@ -98,10 +99,10 @@ def section_memory(s: Server) -> list[tuple[str, Any]]:
         ("used_memory_peak", peak),
         ("used_memory_peak_human", human(peak)),
         ("used_memory_peak_perc", f"{used * 100 / peak:.2f}%"),
-        ("used_memory_overhead", startup),
+        ("used_memory_overhead", overhead),
         ("used_memory_startup", startup),
         ("used_memory_dataset", dataset),
-        ("used_memory_dataset_perc", f"{dataset * 100 / max(1, used - startup):.2f}%" if used > startup else "0.00%"),
+        ("used_memory_dataset_perc", f"{dataset * 100 / max(1, used - startup):.2f}%"),
         ("total_system_memory", system),
         ("total_system_memory_human", human(system)),
         ("maxmemory", maxmemory),

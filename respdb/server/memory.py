@@ -192,6 +192,16 @@ class Memory:
         big = self.big
         return total + int((keys - len(big)) * self.avg_entry) + sum(big.values())
 
+    def tables(self) -> int:
+        """The hash tables' share (main, access and expires dicts): Redis's overhead.hashtable.*."""
+        total = 0
+        for db in self.keyspace.dbs:
+            if db.data:
+                total += getsizeof(db.data) + getsizeof(db.access)
+                if db.expires:
+                    total += getsizeof(db.expires)
+        return total
+
     def used_memory(self) -> int:
         used = self.baseline + self.dataset()
         if used > self.peak:
