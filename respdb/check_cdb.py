@@ -90,6 +90,9 @@ def _stream_commands(key: bytes, state: dict[str, Any]) -> Iterator[list[bytes]]
 def export_resp(loaded: snapshot.Loaded, out: IO[bytes]) -> int:
     """Write the whole dataset as RESP commands; returns how many commands were written."""
     n = 0
+    for source in loaded.functions:  # libraries first: nothing in the data depends on them
+        out.write(encode_command([b"FUNCTION", b"LOAD", b"REPLACE", source]))
+        n += 1
     for dbid in sorted(loaded.dbs):
         data, expires = loaded.dbs[dbid]
         if not data:
@@ -124,6 +127,8 @@ def report(path: str, loaded: snapshot.Loaded, size: int) -> list[str]:
         detail = ", ".join(f"{t} {c}" for t, c in sorted(types.items()))
         lines.append(f"[info] db {dbid}: {len(data)} keys ({detail}), {len(expires)} with an expiry")
     lines.append(f"[info] {loaded.keys_loaded} keys in total, {loaded.keys_expired} already expired (not counted)")
+    if loaded.functions:
+        lines.append(f"[info] {len(loaded.functions)} function libraries")
     return lines
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from respdb.errors import StartupError
 from respdb.persistence import snapshot
 from respdb.persistence.crypto import Sealer
+from respdb.persistence.libraries import export_libraries
 
 if TYPE_CHECKING:
     from respdb.persistence.manager import Persistence
@@ -96,9 +97,10 @@ def seal_record(sealer: Sealer, file_id: bytes, index: int, plaintext: bytes) ->
     return _LEN.pack(len(sealed)) + sealed
 
 
-def write_base(path: str, dbs: list[Any], sealer: Sealer | None, file_id: bytes) -> None:
-    """A rewritten log's base (the snapshot of `dbs`) in a new file, fsynced. Not renamed here."""
-    data = snapshot.build(dbs, None)
+def write_base(path: str, dbs: list[Any], sealer: Sealer | None, file_id: bytes, functions: list[bytes]) -> None:
+    """A rewritten log's base (the snapshot of `dbs` and the function libraries) in a new file,
+    fsynced. Not renamed here."""
+    data = snapshot.build(dbs, None, functions=functions)
     if sealer is not None:
         data = AOF_HEADER.pack(MAGIC_AOF, AOF_VERSION, 1, 0, file_id) + sealer.header + seal_record(sealer, file_id, 0, data)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -311,7 +313,8 @@ class AOF:
         file_id = os.urandom(16)
         dbs = self.server.keyspace.dbs
         try:
-            self.p.fork("aof", lambda: write_base(tmp, dbs, sealer, file_id), self._rewrite_done)
+            functions = export_libraries()
+            self.p.fork("aof", lambda: write_base(tmp, dbs, sealer, file_id, functions), self._rewrite_done)
         except OSError as exc:
             self.server.log.warning(f"Can't rewrite append only file in background: fork: {exc.strerror}")
             self.last_rewrite_ok = False
@@ -408,7 +411,7 @@ class AOF:
         sealer = self.p.sealer()
         file_id = os.urandom(16)
         try:
-            write_base(tmp, self.server.keyspace.dbs, sealer, file_id)
+            write_base(tmp, self.server.keyspace.dbs, sealer, file_id, export_libraries())
             self.rewrite_key = (sealer, file_id)
             self.state = "on"
             self._switch_to(tmp, [])

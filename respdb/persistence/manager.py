@@ -22,6 +22,7 @@ from respdb.errors import StartupError
 from respdb.persistence import snapshot
 from respdb.persistence.aof import AOF
 from respdb.persistence.crypto import Sealer, new_sealer, read_passphrase
+from respdb.persistence.libraries import export_libraries, install_functions
 
 if TYPE_CHECKING:
     from respdb.server.app import Server
@@ -93,6 +94,7 @@ class Persistence:
             try:
                 loaded = snapshot.read_file(path, phrase)
                 snapshot.install_into(self.server.keyspace, loaded)
+                install_functions(loaded)
             except snapshot.SnapshotError as exc:
                 raise StartupError(f"Can't load the data file {os.path.abspath(path)}: {exc}") from None
             except OSError as exc:
@@ -111,7 +113,7 @@ class Persistence:
     def save_now(self) -> None:
         """SAVE: write the snapshot synchronously. Raises OSError on failure."""
         try:
-            snapshot.write_atomic(self.path, snapshot.build(self.server.keyspace.dbs, self.sealer()))
+            snapshot.write_atomic(self.path, snapshot.build(self.server.keyspace.dbs, self.sealer(), functions=export_libraries()))
         except OSError as exc:
             self.server.log.warning(f"Failed saving the DB: {exc}")
             raise
@@ -127,10 +129,11 @@ class Persistence:
         path = self.path
         sealer = self.sealer()
         dbs = self.server.keyspace.dbs
+        functions = export_libraries()
         self.last_bgsave_try = time.time()
 
         def work() -> None:
-            snapshot.write_atomic(path, snapshot.build(dbs, sealer))
+            snapshot.write_atomic(path, snapshot.build(dbs, sealer, functions=functions))
 
         self.fork("rdb", work, self._bgsave_done)
         self.dirty_at_fork = self.server.keyspace.dirty

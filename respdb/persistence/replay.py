@@ -18,6 +18,7 @@ from respdb.errors import CommandError, StartupError
 from respdb.persistence import snapshot
 from respdb.persistence.aof import _LEN, AOF, AOF_HEADER, AOF_VERSION, MAGIC_AOF, BadFormat, Incomplete, parse_command
 from respdb.persistence.crypto import KEY_HEADER, AuthError, KeyError_, sealer_for
+from respdb.persistence.libraries import install_functions
 from respdb.server.client import Client
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Replayer:
             try:
                 loaded = snapshot.parse(buf, passphrase, pos=pos)
                 snapshot.install_into(self.server.keyspace, loaded)
+                install_functions(loaded)
             except snapshot.SnapshotError as exc:
                 raise StartupError(f"Bad CDB preamble in the append only file {self.shown}: {exc}") from None
             pos = loaded.end

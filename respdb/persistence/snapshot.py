@@ -7,6 +7,7 @@ Layout (little-endian; docs/persistence.md is the full, versioned specification)
     body     plain: the sections below;  encrypted: nonce | AES-256-GCM(sections) | tag, header as AAD
     trailer  plain only: SHA-256 of header + body (the GCM tag plays this role when encrypted)
 
+    0x10 functions  u64 n | u8 wide | source lengths | sources   (only when libraries are loaded)
     sections per non-empty database:  0xFE u32 db
       0x01 strings  u64 n | u8 wide | u8 wide | key lengths | keys | value lengths | values
       0x02 values   u64 n | u8 wide | key lengths | keys | n values (codec.encode_value)
@@ -37,6 +38,7 @@ F_ENCRYPTED = 1
 HEADER = struct.Struct("<8sHBBQQ")
 DIGEST_LEN = 32
 OP_STRINGS, OP_VALUES, OP_EXPIRES, OP_DB, OP_EOF = 0x01, 0x02, 0x03, 0xFE, 0xFF
+OP_FUNCTIONS = 0x10  # function library sources (FUNCTION LOAD), once, before the databases
 _SECTION = struct.Struct("<BQB")
 _STRINGS = struct.Struct("<BQBB")
 _DB = struct.Struct("<BI")
@@ -57,12 +59,18 @@ class Loaded:
     keys_loaded: int = 0
     keys_expired: int = 0
     end: int = 0  # offset just past the snapshot in the buffer it was parsed from
+    functions: list[bytes] = field(default_factory=list)  # FUNCTION library sources
 
 
 # --- writing --------------------------------------------------------------------------------------
-def build_body(dbs: list[Any], now: int) -> bytes:
-    """The section stream for all databases (each needs `.id`, `.data`, `.expires`)."""
+def build_body(dbs: list[Any], now: int, functions: list[bytes] | tuple[()] = ()) -> bytes:
+    """The section stream: function libraries, then all databases (each needs `.id`, `.data`, `.expires`)."""
     out: list[bytes] = []
+    if functions:
+        part: list[bytes] = []
+        width = codec.pack_blobs(list(functions), part)
+        out.append(_SECTION.pack(OP_FUNCTIONS, len(functions), width))
+        out += part
     for db in dbs:
         data, expires = db.data, db.expires
         if not data:
@@ -118,10 +126,10 @@ def build_body(dbs: list[Any], now: int) -> bytes:
     return b"".join(out)
 
 
-def build(dbs: list[Any], sealer: Sealer | None, now: int | None = None) -> bytes:
+def build(dbs: list[Any], sealer: Sealer | None, now: int | None = None, functions: list[bytes] | tuple[()] = ()) -> bytes:
     """The whole file content."""
     now = now if now is not None else int(time.time() * 1000)
-    body = build_body(dbs, now)
+    body = build_body(dbs, now, functions)
     if sealer is None:
         header = HEADER.pack(MAGIC, VERSION, 0, 0, now, len(body))
         return b"".join((header, body, hashlib.sha256(header + body).digest()))
@@ -219,6 +227,12 @@ def _parse_body(body: bytes, loaded: Loaded, now: int, skip_expired: bool) -> No
         op = r.u8()
         if op == OP_EOF:
             break
+        if op == OP_FUNCTIONS:
+            if loaded.functions or data is not None:
+                raise CorruptData("function libraries out of place")
+            n = r.count(5)
+            loaded.functions = r.blobs(n, bool(r.u8()))
+            continue
         if op == OP_DB:
             (dbid,) = struct.unpack("<I", r.take(4))
             if dbid in loaded.dbs:
