@@ -336,7 +336,10 @@ def incrbyfloat(ctx: Client, key: bytes, delta: bytes) -> bytes:
     old = db.get_string(key)
     new = incr_float(old, delta, errors.NOT_FLOAT)
     db.set(key, new, keep_ttl=True)
-    record(db, key, new, EMBSTR)  # createStringObject: embstr even when it reads as an integer
+    if new.lstrip(b"-").isdigit():
+        # createStringObject: embstr even when it reads as an integer (which the default rule would
+        # call int); any other result is embstr by the default rule and needs no entry.
+        record(db, key, new, EMBSTR)
     ctx.propagate_argv = [b"SET", key, new, b"KEEPTTL"]
     db.changed(key, "$", "incrbyfloat")
     return new
