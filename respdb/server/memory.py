@@ -445,8 +445,10 @@ class Memory:
         ks = self.keyspace
         clock = int(self.server.clock * 1000)
         ks.clock = clock
-        if ks.touch_clock is not None:
-            ks.touch_clock = clock
+        # No access tracking while a forked child (BGSAVE, AOF rewrite) shares our pages, as in
+        # Redis: touching keys would copy the access tables' pages for nothing.
+        child = getattr(getattr(self.server, "persistence", None), "child_pid", None)
+        ks.touch_clock = None if child else clock
         if self.config.maxmemory:  # otherwise only INFO/MEMORY read the estimate, and re-sample then
             self.resample()
             self.perform_evictions()
