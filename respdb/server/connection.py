@@ -11,7 +11,7 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING
 
-from respdb.commands.dispatch import execute
+from respdb.commands.dispatch import execute_batch
 from respdb.protocol import ProtocolError, RequestParser
 from respdb.server.client import Client
 
@@ -97,21 +97,13 @@ class Connection(asyncio.Protocol):
     # --- execution -----------------------------------------------------------------------------
     def run(self, cmds: list[list[bytes]]) -> None:
         client = self.client
-        out = []
-        done = 0
+        out: list[bytes] = []
         server = self.server
-        for argv in cmds:
-            if server.paused_until is not None and server.pause_holds(argv):
-                # CLIENT PAUSE: this command and the rest wait, in order, for the unpause.
-                if self not in server.paused_conns:
-                    server.paused_conns.append(self)
-                break
-            done += 1
-            reply = execute(client, argv)  # type: ignore[arg-type]
-            if reply is not None:
-                out.append(reply)
-            if client.blocked is not None or client.close_after_reply:  # type: ignore[union-attr]
-                break
+        done = execute_batch(client, cmds, out)  # type: ignore[arg-type]
+        if done < len(cmds) and client.blocked is None and not client.close_after_reply:  # type: ignore[union-attr]
+            # CLIENT PAUSE held the next command: it and the rest wait, in order, for the unpause.
+            if self not in server.paused_conns:
+                server.paused_conns.append(self)
         server.commands_processed += done
         if out and not self.closed:
             payload = b"".join(out) if len(out) > 1 else out[0]
