@@ -53,6 +53,9 @@ def load_payload(payload: bytes) -> object:
 def _set_access(ctx: Client, key: bytes, idletime: int, freq: int) -> None:
     """objectSetLRUOrLFU: FREQ sets the LFU counter under an LFU policy, IDLETIME backdates the LRU
     clock otherwise; the option that does not apply to the current policy is ignored, as in Redis."""
+    if idletime < 0 and freq < 0:
+        return
+    ctx.keyspace.enable_tracking()
     access = ctx.db.access
     if isinstance(access, LFUCounters):
         if freq >= 0:

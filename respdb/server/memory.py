@@ -386,6 +386,7 @@ class Memory:
 
     # --- access information (OBJECT IDLETIME/FREQ) ---------------------------------------------------
     def idle_seconds(self, db: Database, key: bytes) -> int:
+        self.keyspace.enable_tracking()  # from now on; untouched keys count from here
         ks = self.keyspace
         return max(0, now_ms() - db.access.get(key, ks.start_clock)) // 1000
 
@@ -428,6 +429,8 @@ class Memory:
         lfu = (cfg.lfu_log_factor, cfg.lfu_decay_time) if cfg.maxmemory_policy.endswith("lfu") else None
         was_lfu = ks.lfu is not None
         ks.lfu = lfu
+        if cfg.maxmemory_policy.endswith(("lru", "lfu")):
+            ks.enable_tracking()  # eviction by recency or frequency needs the access tables
         self.pool.clear()
         if (lfu is not None) != was_lfu:
             ks.start_clock = ks.clock
@@ -448,7 +451,7 @@ class Memory:
         # No access tracking while a forked child (BGSAVE, AOF rewrite) shares our pages, as in
         # Redis: touching keys would copy the access tables' pages for nothing.
         child = getattr(getattr(self.server, "persistence", None), "child_pid", None)
-        ks.touch_clock = None if child else clock
+        ks.touch_clock = None if child or not ks.tracking else clock
         if self.config.maxmemory:  # otherwise only INFO/MEMORY read the estimate, and re-sample then
             self.resample()
             self.perform_evictions()

@@ -159,17 +159,19 @@ class Database:
             # A key created by this write: Redis's dbAdd event (after lazily expiring an old one).
             notify("n", "new", key, self.id)
         self.data[key] = value
-        access = self.access
-        # A new object starts its LRU clock; under LFU an overwrite keeps the counter (dbOverwrite).
-        if access.__class__ is dict or key not in access:
-            access[key] = self.keyspace.clock
+        if self.keyspace.tracking:
+            access = self.access
+            # A new object starts its LRU clock; under LFU an overwrite keeps the counter (dbOverwrite).
+            if access.__class__ is dict or key not in access:
+                access[key] = self.keyspace.clock
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
     def add(self, key: bytes, value: Any) -> None:
         """Create a key known to be absent (a new collection)."""
         self.data[key] = value
-        self.access[key] = self.keyspace.clock
+        if self.keyspace.tracking:
+            self.access[key] = self.keyspace.clock
         notify = self.keyspace.notify
         if notify is not None:
             notify("n", "new", key, self.id)
@@ -307,7 +309,12 @@ class Keyspace:
         # tick shared by every key touched in it. touch_clock is the same, or None while the running
         # client asked for CLIENT NO-TOUCH. `lfu` holds (log factor, decay time) under an LFU policy.
         self.clock = self.start_clock = now_ms()
-        self.touch_clock: int | None = self.clock
+        # Access tracking costs a dict entry per key (~50 B), so it is off until something reads
+        # it: an LRU/LFU maxmemory policy, OBJECT IDLETIME/FREQ, RESTORE IDLETIME/FREQ. Keys not
+        # touched since it started count as idle since `start_clock` — as every key counts as idle
+        # since loading in Redis after a restart.
+        self.tracking = False
+        self.touch_clock: int | None = None
         self.lfu: tuple[int, int] | None = None
         self.dbs = [Database(i, self) for i in range(count)]
         # Hooks filled in by the server; None costs one attribute check per write.
@@ -316,6 +323,12 @@ class Keyspace:
         # Blocking operations: db id → keys some client waits on; keys that became ready.
         self.blocking_keys: dict[int, dict[bytes, deque[Any]]] = {}
         self.ready_keys: list[tuple[int, bytes]] = []
+
+    def enable_tracking(self) -> None:
+        """Start recording access times (idempotent)."""
+        if not self.tracking:
+            self.tracking = True
+            self.start_clock = self.touch_clock = self.clock = now_ms()
 
     def new_access(self) -> dict[bytes, int]:
         return dict() if self.lfu is None else LFUCounters(*self.lfu)
