@@ -137,7 +137,18 @@ SCRIPTS = [
 ]
 EVALS = [_cmd("EVAL", st.sampled_from(SCRIPTS), "1", KEYS, VALUES)]
 
-SINGLE = st.one_of(*STRINGS, *GENERIC, *HASHES, *LISTS, *SETS, *ZSETS, *STREAMS, *BITS_HLL, *SORTS, *EVALS)
+# Collections just past the listpack/intset limits (128 entries, 512 integers), so the conversions,
+# hashtable orders and the commands on big encodings are exercised too.
+BULK = [
+    _cmd("HSET", KEYS, *[x for i in range(130) for x in (f"f{i}", str(i))]),
+    _cmd("SADD", KEYS, *[str(i) for i in range(0, 1040, 2)]),
+    _cmd("ZADD", KEYS, *[x for i in range(130) for x in (str(i % 7), f"m{i}")]),
+    _cmd("RPUSH", KEYS, *[str(i % 13) for i in range(200)]),
+]
+# Commands refused before they run (arity, unknown): inside MULTI they abort the transaction.
+BROKEN = [_cmd("GET"), _cmd("NOSUCH", KEYS), _cmd("HSET", KEYS, "f")]
+
+SINGLE = st.one_of(*STRINGS, *GENERIC, *HASHES, *LISTS, *SETS, *ZSETS, *STREAMS, *BITS_HLL, *SORTS, *EVALS, *BULK, *BROKEN)
 # A step is one command, or a MULTI block (sometimes discarded, sometimes with a queue-time error).
 BLOCK = st.builds(lambda body, end: [("MULTI",), *body, (end,)], st.lists(SINGLE, min_size=0, max_size=4), st.sampled_from(["EXEC", "EXEC", "DISCARD"]))
 STEPS = st.lists(st.one_of(SINGLE.map(lambda c: [c]), BLOCK), min_size=1, max_size=25)
@@ -322,6 +333,8 @@ REGRESSIONS: list[list[tuple[str | bytes, ...]]] = [
      ("HINCRBY", "c", "f" * 70, "1"), ("HDEL", "c", "f" * 70), (*E, "c"), ("HSET", "c", "g", "1"), ("HSETNX", "c", "g", "v" * 70), (*E, "c")],
     [("SADD", "a", "1", "x"), ("SREM", "a", "x"), (*E, "a"), ("SADD", "b", "1", "2"), ("SMOVE", "b", "c", "1"), (*E, "c"),
      ("SADD", "c", "x"), ("SMOVE", "c", "b", "x"), (*E, "c")],
+    # hash-max-listpack-entries is 512 by default in redis-server 7.0 (128 is only redis.conf's value).
+    [("CONFIG", "GET", "hash-max-listpack-entries"), ("HSET", "a", *[x for i in range(200) for x in (f"f{i}", "v")]), (*E, "a"), ("HGETALL", "a")],
     # SORT converts a listpack sorted set to a skiplist for good (sortCommandGeneric's zsetConvert).
     [("ZADD", "a", "1", "x"), (*E, "a"), ("SORT_RO", "a", "ALPHA"), (*E, "a"), ("ZADD", "b", "1", "x"), ("SORT", "b", "BY", "nosort"), (*E, "b"),
      ("ZADD", "c", "2", "y"), ("SORT", "c", "FOO"), (*E, "c")],

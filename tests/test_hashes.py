@@ -196,7 +196,7 @@ def test_object_encoding_hash_follows_config(r: redis.Redis) -> None:
         assert r.config_get("hash-max-ziplist-entries") == {"hash-max-ziplist-entries": "2"}
         assert r.object("encoding", "h") == b"hashtable"
     finally:
-        r.config_set("hash-max-listpack-entries", "128")
+        r.config_set("hash-max-listpack-entries", "512")
     r.config_set("hash-max-listpack-value", "0")
     try:
         assert r.object("encoding", "h") == b"hashtable"

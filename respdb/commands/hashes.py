@@ -23,7 +23,7 @@ from respdb.storage.glob import compile_glob
 from respdb.storage.keyspace import WrongType
 from respdb.storage.scan import scan_page
 
-param("hash-max-listpack-entries", "int", 128, hi=2**63 - 1, aliases=("hash-max-ziplist-entries",))
+param("hash-max-listpack-entries", "int", 512, hi=2**63 - 1, aliases=("hash-max-ziplist-entries",))
 param("hash-max-listpack-value", "int", 64, hi=2**63 - 1, aliases=("hash-max-ziplist-value",))
 
 _HSET_ARGS = errors.WRONG_ARGS.format(name="hset")
