@@ -134,6 +134,10 @@ SCRIPTS = [
     "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('APPEND', KEYS[1], ARGV[1])",
     "return {redis.call('TYPE', KEYS[1]).ok, redis.call('EXISTS', KEYS[1])}",
     "return redis.call('HINCRBYFLOAT', KEYS[1], 'f', ARGV[1])",
+    "return redis.call('SORT', KEYS[1], 'ALPHA')",
+    "return redis.pcall('XADD', KEYS[1], '7-7', 'f', ARGV[1])",
+    "return redis.call('ZADD', KEYS[1], 'INCR', ARGV[1], 'm')",
+    "return redis.call('OBJECT', 'ENCODING', KEYS[1])",
 ]
 EVALS = [_cmd("EVAL", st.sampled_from(SCRIPTS), "1", KEYS, VALUES)]
 
@@ -148,7 +152,13 @@ BULK = [
 # Commands refused before they run (arity, unknown): inside MULTI they abort the transaction.
 BROKEN = [_cmd("GET"), _cmd("NOSUCH", KEYS), _cmd("HSET", KEYS, "f")]
 
-SINGLE = st.one_of(*STRINGS, *GENERIC, *HASHES, *LISTS, *SETS, *ZSETS, *STREAMS, *BITS_HLL, *SORTS, *EVALS, *BULK, *BROKEN)
+GEO = [
+    _cmd("GEOADD", KEYS, st.sampled_from(["13.36", "-122.27", "180.1"]), st.sampled_from(["38.11", "37.8", "0"]), MEMBERS),
+    _cmd("GEOPOS", KEYS, MEMBERS, MEMBERS), _cmd("GEODIST", KEYS, MEMBERS, MEMBERS, "km"), _cmd("GEOHASH", KEYS, MEMBERS),
+    _cmd("GEOSEARCH", KEYS, "FROMLONLAT", "15", "37", "BYRADIUS", "500", "km", "ASC", "WITHDIST"),
+]
+
+SINGLE = st.one_of(*GEO, *STRINGS, *GENERIC, *HASHES, *LISTS, *SETS, *ZSETS, *STREAMS, *BITS_HLL, *SORTS, *EVALS, *BULK, *BROKEN)
 # A step is one command, or a MULTI block (sometimes discarded, sometimes with a queue-time error).
 BLOCK = st.builds(lambda body, end: [("MULTI",), *body, (end,)], st.lists(SINGLE, min_size=0, max_size=4), st.sampled_from(["EXEC", "EXEC", "DISCARD"]))
 STEPS = st.lists(st.one_of(SINGLE.map(lambda c: [c]), BLOCK), min_size=1, max_size=25)
