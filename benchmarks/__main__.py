@@ -144,11 +144,15 @@ def run_sections(args: argparse.Namespace, sections: list[str], out: Path, doc: 
         tests = args.tests or (redis_benchmark.QUICK_TESTS if args.quick else redis_benchmark.DEFAULT_TESTS)
         rounds = args.rounds or (1 if args.quick else 2)
         n, sizes = (20000, [3]) if args.quick else (100000, [3, 1024])
-        res = redis_benchmark.run(tests.split(","), [1, 16], sizes, n, 50, rounds)
+        doc["redis_benchmark_args"] = {"tests": tests, "n": n, "clients": 50, "pipelines": [1, 16], "sizes": sizes, "rounds": rounds}
+
+        def save(res: dict[str, dict]) -> None:
+            (out / "redis_benchmark.json").write_text(json.dumps({"args": doc["redis_benchmark_args"], "results": res}, indent=1))
+
+        res = redis_benchmark.run(tests.split(","), [1, 16], sizes, n, 50, rounds, progress=save)
         redis_benchmark.print_table(res)
         doc["redis_benchmark"] = res
-        doc["redis_benchmark_args"] = {"tests": tests, "n": n, "clients": 50, "pipelines": [1, 16], "sizes": sizes, "rounds": rounds}
-        (out / "redis_benchmark.json").write_text(json.dumps({"args": doc["redis_benchmark_args"], "results": res}, indent=1))
+        save(res)
         redis_benchmark_chart(res, out / "redis_benchmark.png")
     if "large_collections" in sections:
         print("== large_collections", flush=True)

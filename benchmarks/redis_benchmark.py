@@ -25,6 +25,7 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -86,8 +87,12 @@ def run_round(kind: str, tests: list[str], pipeline: int, n: int, clients: int, 
 
 
 def run(tests: list[str], pipelines: list[int], sizes: list[int], n: int, clients: int, rounds: int,
-        log: bool = True) -> dict[str, dict]:
-    """{"<label> P<p> d<d>": medians and ratios, plus every round's raw numbers}."""
+        log: bool = True, progress: Callable[[dict[str, dict]], None] | None = None) -> dict[str, dict]:
+    """{"<label> P<p> d<d>": medians and ratios, plus every round's raw numbers}.
+
+    `progress` gets the results so far after each configuration, so that a long run interrupted
+    late still leaves numbers behind.
+    """
     results: dict[str, dict] = {}
     for size in sizes:
         for pipeline in pipelines:
@@ -101,6 +106,8 @@ def run(tests: list[str], pipelines: list[int], sizes: list[int], n: int, client
                         print(f"  -d {size} -P {pipeline} round {r + 1}/{rounds} {kind}: {time.monotonic() - t0:.0f} s", flush=True)
             for label in runs["redis"][0]:
                 results[f"{label} P{pipeline} d{size}"] = summarise(label, runs)
+            if progress is not None:
+                progress(results)
     return results
 
 
@@ -162,12 +169,16 @@ def main() -> None:
     if args.quick:
         args.tests, args.n, args.rounds, args.sizes = QUICK_TESTS, 20000, 1, "3"
     load_before = os.getloadavg()
-    results = run(args.tests.split(","), _ints(args.pipelines), _ints(args.sizes), args.n, args.clients, args.rounds)
-    print_table(results)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"time": time.time(), "args": vars(args), "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "results": results}
-    path.write_text(json.dumps(doc, indent=1))
+
+    def save(results: dict[str, dict]) -> None:
+        doc = {"time": time.time(), "args": vars(args), "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "results": results}
+        path.write_text(json.dumps(doc, indent=1))
+
+    results = run(args.tests.split(","), _ints(args.pipelines), _ints(args.sizes), args.n, args.clients, args.rounds, progress=save)
+    print_table(results)
+    save(results)
     from benchmarks.chart import redis_benchmark_chart
 
     redis_benchmark_chart(results, Path(args.chart) if args.chart else path.with_suffix(".png"))
