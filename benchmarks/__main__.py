@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small subsets: redis_benchmark --quick, 100,000-element collections, 100,000 keys")
     ap.add_argument("--only", default=None, help=f"comma-separated sections of {','.join(SECTIONS)}")
     ap.add_argument("--commit", default=None, help="measure this git revision (exported with git archive) instead of the working tree")
-    ap.add_argument("--out", default=None, help="results directory (default benchmarks/results, or benchmarks/results/quick with --quick)")
+    ap.add_argument("--out", default=None, help="results directory (default benchmarks/results; with --quick, $TMPDIR/respdb-bench-quick)")
     ap.add_argument("--rounds", type=int, default=None, help="redis_benchmark rounds (default 2; 1 with --quick)")
     ap.add_argument("-t", "--tests", default=None, help="redis_benchmark -t list (default: redis-benchmark's default list)")
     ap.add_argument("--large-n", type=int, default=None, help="elements per big collection (default 1,000,000)")
@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
+    # Quick runs are smoke checks: their results go to /tmp, not beside the committed snapshot.
+    default_out = Path(tempfile.gettempdir()) / "respdb-bench-quick" if args.quick else ROOT / "benchmarks" / "results"
+    out = Path(args.out) if args.out else default_out
     out.mkdir(parents=True, exist_ok=True)
     tree = None
     if args.commit:
