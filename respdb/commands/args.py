@@ -122,3 +122,28 @@ _MAX_TIMER_S = 10 * 365 * 86400
 
 def lower(arg: bytes) -> bytes:
     return arg.lower()
+
+
+def parse_mpop(args: tuple[bytes, ...], first: bytes, second: bytes) -> tuple[list[bytes], bool, int]:
+    """`numkeys key... FIRST|SECOND [COUNT n]` of [B]LMPOP (LEFT|RIGHT) and [B]ZMPOP (MIN|MAX)
+    → (keys, whether SECOND was given, count), raising Redis's errors in Redis's order."""
+    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    where = numkeys + 1
+    if where >= len(args):
+        raise CommandError(errors.SYNTAX)
+    word = args[where].lower()
+    if word not in (first, second):
+        raise CommandError(errors.SYNTAX)
+    count = -1
+    j = where + 1
+    while j < len(args):
+        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
+            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_POSITIVE)
+            j += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return list(args[1:where]), word == second, 1 if count == -1 else count

@@ -14,6 +14,7 @@ from typing import Any
 
 from respdb import errors
 from respdb.commands.args import LLONG_MIN, to_int
+from respdb.commands.args import parse_mpop as args_parse_mpop
 from respdb.commands.generic import ENCODERS
 from respdb.commands.registry import command
 from respdb.errors import CommandError
@@ -396,24 +397,8 @@ def rpoplpush(ctx: Client, src: bytes, dst: bytes) -> bytes | None:
 
 def parse_mpop(args: tuple[bytes, ...]) -> tuple[list[bytes], bool, int]:
     """numkeys key... LEFT|RIGHT [COUNT n] → (keys, from_left, count), errors in Redis's order."""
-    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    where_idx = 1 + numkeys
-    if where_idx >= len(args):
-        raise CommandError(errors.SYNTAX)
-    left = parse_where(args[where_idx])
-    count = -1
-    j = where_idx + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_POSITIVE)
-            j += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return list(args[1:where_idx]), left, 1 if count == -1 else count
+    keys, right, count = args_parse_mpop(args, _LEFT, _RIGHT)
+    return keys, not right, count
 
 
 def mpop_key(ctx: Client, db: Database, key: bytes, value: deque[bytes], left: bool, count: int) -> list[Any]:

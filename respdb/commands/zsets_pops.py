@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from respdb import errors
-from respdb.commands.args import to_int, to_timeout
+from respdb.commands.args import parse_mpop, to_int, to_timeout
 from respdb.commands.dispatch import NOT_READY, Block
 from respdb.commands.registry import command
 from respdb.commands.zsets import get_zset
@@ -137,38 +137,14 @@ def bzpopmax(ctx: Client, *args: bytes) -> object:
     return _block_pop(ctx, args[:-1], args[-1], True, -1)
 
 
-def _parse_mpop(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], bool, int]:
-    """numkeys key... MIN|MAX [COUNT n] → (keys, use_max, count)."""
-    numkeys = to_int(args[0], errors.NUMKEYS_POSITIVE)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    where = numkeys + 1
-    if where >= len(args):
-        raise CommandError(errors.SYNTAX)
-    word = args[where].lower()
-    if word not in (b"min", b"max"):
-        raise CommandError(errors.SYNTAX)
-    count = -1
-    j = where + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            count = to_int(args[j + 1], errors.COUNT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_POSITIVE)
-            j += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return args[1:where], word == b"max", 1 if count == -1 else count
-
-
 @command("zmpop")
 def zmpop(ctx: Client, *args: bytes) -> object:
-    keys, use_max, count = _parse_mpop(args)
+    keys, use_max, count = parse_mpop(args, b"min", b"max")
     reply = _try_pop(ctx, keys, use_max, count)
     return NULL_ARRAY if reply is None else reply
 
 
 @command("bzmpop")
 def bzmpop(ctx: Client, timeout: bytes, *args: bytes) -> object:
-    keys, use_max, count = _parse_mpop(args)
+    keys, use_max, count = parse_mpop(args, b"min", b"max")
     return _block_pop(ctx, keys, timeout, use_max, count)
