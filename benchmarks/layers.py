@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
 
-from benchmarks.servers import ROOT, Running, free_port, taskset
+from benchmarks.servers import ROOT, Running, _wait, free_port, taskset
 
 _FRAMING = """
 import sys
@@ -44,22 +43,6 @@ def _start(kind: str, port: int) -> subprocess.Popen:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(taskset(0) + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/tmp")
-
-
-def _wait(port: int, proc: subprocess.Popen) -> None:
-    """Ready when a multibulk PING is answered (the floor server speaks no inline protocol)."""
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 def measure(kind: str, test: str, n: int) -> tuple[float, float]:

@@ -64,13 +64,15 @@ class Running:
 
 
 def _wait(port: int, proc: subprocess.Popen) -> None:
+    """Ready when a multibulk PING is answered (multibulk, so protocol-minimal servers such as
+    benchmarks/floor_server.py qualify too)."""
     end = time.monotonic() + 30
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
                     return
         except OSError:
