@@ -9,6 +9,8 @@ a RESP3 client may run anything and receives messages as push replies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from respdb import errors
 from respdb.commands.registry import command
 from respdb.errors import CommandError
@@ -23,79 +25,64 @@ def _all_count(ctx: Client) -> int:
     return len(ctx.channels) + len(ctx.patterns)
 
 
-@command("subscribe")
-def subscribe(ctx: Client, *channels: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
+def _shard_count(ctx: Client) -> int:
+    return len(ctx.shard_channels)
+
+
+def _join(ctx: Client, names: tuple[bytes, ...], add: Callable[[Client, bytes], None], kind: bytes,
+          count: Callable[[Client], int]) -> Raw:
+    """(P|S)SUBSCRIBE: one confirmation per name, each with the count after joining it."""
     out = []
-    for channel in channels:
-        pubsub.subscribe(ctx, channel)
-        out.append(confirmation(ctx, b"subscribe", channel, _all_count(ctx)))
+    for name in names:
+        add(ctx, name)
+        out.append(confirmation(ctx, kind, name, count(ctx)))
     ctx.refresh_plain()
     return confirmations(out)
+
+
+def _leave(ctx: Client, names: tuple[bytes, ...], current: set[bytes], remove: Callable[[Client, bytes], None],
+           kind: bytes, count: Callable[[Client], int]) -> Raw:
+    """(P|S)UNSUBSCRIBE: the given names, or every current one; with nothing to leave, one
+    confirmation with a null name."""
+    targets = names or tuple(current)
+    out = []
+    for name in targets:
+        remove(ctx, name)
+        out.append(confirmation(ctx, kind, name, count(ctx)))
+    if not targets:
+        out.append(confirmation(ctx, kind, None, count(ctx)))
+    ctx.refresh_plain()
+    return confirmations(out)
+
+
+@command("subscribe")
+def subscribe(ctx: Client, *channels: bytes) -> Raw:
+    return _join(ctx, channels, ctx.server.pubsub.subscribe, b"subscribe", _all_count)
 
 
 @command("psubscribe")
 def psubscribe(ctx: Client, *patterns: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
-    out = []
-    for pattern in patterns:
-        pubsub.psubscribe(ctx, pattern)
-        out.append(confirmation(ctx, b"psubscribe", pattern, _all_count(ctx)))
-    ctx.refresh_plain()
-    return confirmations(out)
+    return _join(ctx, patterns, ctx.server.pubsub.psubscribe, b"psubscribe", _all_count)
 
 
 @command("ssubscribe")
 def ssubscribe(ctx: Client, *channels: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
-    out = []
-    for channel in channels:
-        pubsub.ssubscribe(ctx, channel)
-        out.append(confirmation(ctx, b"ssubscribe", channel, len(ctx.shard_channels)))
-    ctx.refresh_plain()
-    return confirmations(out)
+    return _join(ctx, channels, ctx.server.pubsub.ssubscribe, b"ssubscribe", _shard_count)
 
 
 @command("unsubscribe")
 def unsubscribe(ctx: Client, *channels: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
-    targets = channels or tuple(ctx.channels)
-    out = []
-    for channel in targets:
-        pubsub.unsubscribe(ctx, channel)
-        out.append(confirmation(ctx, b"unsubscribe", channel, _all_count(ctx)))
-    if not targets:  # nothing to leave: one confirmation with a null channel
-        out.append(confirmation(ctx, b"unsubscribe", None, _all_count(ctx)))
-    ctx.refresh_plain()
-    return confirmations(out)
+    return _leave(ctx, channels, ctx.channels, ctx.server.pubsub.unsubscribe, b"unsubscribe", _all_count)
 
 
 @command("punsubscribe")
 def punsubscribe(ctx: Client, *patterns: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
-    targets = patterns or tuple(ctx.patterns)
-    out = []
-    for pattern in targets:
-        pubsub.punsubscribe(ctx, pattern)
-        out.append(confirmation(ctx, b"punsubscribe", pattern, _all_count(ctx)))
-    if not targets:
-        out.append(confirmation(ctx, b"punsubscribe", None, _all_count(ctx)))
-    ctx.refresh_plain()
-    return confirmations(out)
+    return _leave(ctx, patterns, ctx.patterns, ctx.server.pubsub.punsubscribe, b"punsubscribe", _all_count)
 
 
 @command("sunsubscribe")
 def sunsubscribe(ctx: Client, *channels: bytes) -> Raw:
-    pubsub = ctx.server.pubsub
-    targets = channels or tuple(ctx.shard_channels)
-    out = []
-    for channel in targets:
-        pubsub.sunsubscribe(ctx, channel)
-        out.append(confirmation(ctx, b"sunsubscribe", channel, len(ctx.shard_channels)))
-    if not targets:
-        out.append(confirmation(ctx, b"sunsubscribe", None, len(ctx.shard_channels)))
-    ctx.refresh_plain()
-    return confirmations(out)
+    return _leave(ctx, channels, ctx.shard_channels, ctx.server.pubsub.sunsubscribe, b"sunsubscribe", _shard_count)
 
 
 @command("publish")
