@@ -120,9 +120,6 @@ _MAX_TIMER_S = 10 * 365 * 86400
 
 
 
-def lower(arg: bytes) -> bytes:
-    return arg.lower()
-
 
 def parse_mpop(args: tuple[bytes, ...], first: bytes, second: bytes) -> tuple[list[bytes], bool, int]:
     """`numkeys key... FIRST|SECOND [COUNT n]` of [B]LMPOP (LEFT|RIGHT) and [B]ZMPOP (MIN|MAX)

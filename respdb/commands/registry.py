@@ -48,10 +48,6 @@ class CommandSpec:
     failed_calls: int = 0
     rejected_calls: int = 0
 
-    @property
-    def full_name(self) -> str:
-        return self.name
-
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Positions of the key arguments in argv, found through Redis's key specs (which also
         cover commands with movable keys such as ZUNIONSTORE or EVAL)."""

@@ -44,9 +44,6 @@ class Tracker:
         self.clients: dict[int, Client] = {}
 
     def enable(self, client: Client, state: TrackingState) -> None:
-        old = getattr(client, "tracking", None)
-        if old is not None and old.bcast:
-            pass
         client.tracking = state  # type: ignore[attr-defined]
         client.flags_extra.add("tracking")
         client.refresh_plain()

@@ -26,10 +26,7 @@ def scan_page(items_factory: Iterable[Any] | Any, cursor: int, count: int) -> tu
     snapshot = _snapshots.get(snap_id) if cursor else None
     if snapshot is None:
         snapshot = items_factory()
-        if cursor and pos:
-            pos = 0  # unknown snapshot: start over (repeats allowed, misses not)
-        else:
-            pos = 0
+        pos = 0  # a new scan, or an unknown snapshot: start over (repeats allowed, misses not)
         if len(snapshot) <= count:
             return 0, snapshot
         snap_id = next(_ids) & ((1 << 23) - 1) or next(_ids)
