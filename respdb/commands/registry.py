@@ -47,6 +47,10 @@ class CommandSpec:
     usec: float = 0.0
     failed_calls: int = 0
     rejected_calls: int = 0
+    # Latency histogram (server/latency_hist.py buckets → count), recorded while latency-tracking is on.
+    latency: dict[int, int] = field(default_factory=dict)
+    # Counts keyspace_hits/misses for the keys it looks up (Redis's lookupKeyRead commands).
+    reads: bool = False
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Positions of the key arguments in argv, found through Redis's key specs (which also
