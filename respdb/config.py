@@ -8,6 +8,8 @@ CONFIG GET does. Only parameters respdb acts on are listed: an unknown name is a
 from __future__ import annotations
 
 import fnmatch
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +81,51 @@ def format_notify(flags: str) -> str:
     return out
 
 
+def _strtod(text: str) -> float | None:
+    """Redis's string2d (strtod on the whole string): decimal or hex, inf; no spaces, NaN or
+    out-of-range values (overflow, or underflow to zero)."""
+    if not text or text[0].isspace() or text[-1].isspace() or "_" in text:
+        return None
+    hexa = _HEX_FLOAT.fullmatch(text) is not None
+    try:
+        value = float.fromhex(text) if hexa else float(text)
+    except ValueError:
+        return None
+    if math.isnan(value):
+        return None
+    if math.isinf(value) and "inf" not in text.lower():
+        return None  # ERANGE: overflow
+    digits = text.lower().lstrip("+-")
+    mantissa = digits[2:].split("p")[0] if hexa else digits.split("e")[0]
+    if value == 0.0 and mantissa.strip("0.") != "":
+        return None  # ERANGE: a nonzero number that underflows to zero
+    return value
+
+
+_HEX_FLOAT = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?[0-9]+)?")
+
+
+def _parse_percentiles(text: str) -> list[float]:
+    """latency-tracking-info-percentiles: space-separated numbers in [0, 100]; "" means none."""
+    if text == "":
+        return []
+    out = []
+    for word in text.split(" "):  # sdssplitlen on single spaces: a doubled space is an empty word
+        value = _strtod(word)
+        if value is None:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= value <= 100.0:
+            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+        out.append(value)
+    return out
+
+
+def _format_percentiles(values: list[float]) -> str:
+    from respdb.server.latency_hist import format_percentile
+
+    return " ".join(format_percentile(v) for v in values)
+
+
 def _parse_obuf(text: str) -> dict[str, tuple[int, int, int]]:
     parts = text.split()
     if len(parts) % 4:
@@ -103,7 +150,7 @@ def _parse_obuf(text: str) -> dict[str, tuple[int, int, int]]:
 @dataclass(frozen=True, eq=False)
 class Param:
     name: str
-    kind: str  # int, memory, bool, enum, string, save, bind, notify, obuf
+    kind: str  # int, memory, bool, enum, string, save, bind, notify, obuf, percentiles
     default: Any
     mutable: bool = True
     lo: int = 0
@@ -149,6 +196,8 @@ class Param:
             return parse_notify(text)
         if kind == "obuf":
             return _parse_obuf(text)
+        if kind == "percentiles":
+            return _parse_percentiles(text)
         return text
 
     def format(self, value: Any) -> str:
@@ -163,6 +212,8 @@ class Param:
             return format_notify(value)
         if kind == "obuf":
             return " ".join(f"{cls} {h} {s} {t}" for cls, (h, s, t) in value.items())
+        if kind == "percentiles":
+            return _format_percentiles(value)
         return str(value)
 
 
@@ -196,6 +247,11 @@ param("hz", "int", 10, lo=1, hi=500)
 param("proto-max-bulk-len", "memory", 512 * 1024 * 1024, lo=1024 * 1024, hi=LLONG_MAX)
 param("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, lo=1024 * 1024, hi=LLONG_MAX)
 param("notify-keyspace-events", "notify", "")
+# Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM), on by default as in Redis 7.
+param("latency-tracking", "bool", True)
+param("latency-tracking-info-percentiles", "percentiles", [50.0, 99.0, 99.9])
+# Loading reports progress every this many bytes of the file (Redis processes events at this pace).
+param("loading-process-events-interval-bytes", "int", 2 * 1024 * 1024, lo=1024, hi=INT_MAX)
 param(
     "client-output-buffer-limit",
     "obuf",
@@ -322,7 +378,7 @@ class Config:
 
     def _line(self, p: Param) -> str:
         text = p.format(getattr(self, p.attr))
-        if text == "" or (any(c in text for c in " \"'") and p.kind not in ("save", "bind", "obuf")):
+        if text == "" or (any(c in text for c in " \"'") and p.kind not in ("save", "bind", "obuf", "percentiles")):
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return f"{p.name} {text}"
 

@@ -1,4 +1,4 @@
-"""Introspection: MONITOR, SLOWLOG, LATENCY, WAIT, CLIENT PAUSE/UNPAUSE."""
+"""Introspection: MONITOR, SLOWLOG, LATENCY (incl. HISTOGRAM), WAIT, CLIENT PAUSE/UNPAUSE."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import time
 from respdb import errors
 from respdb.commands.args import to_int
 from respdb.commands.dispatch import NOT_READY, Block
-from respdb.commands.registry import command
+from respdb.commands.registry import COMMANDS, CommandSpec, command
 from respdb.errors import CommandError, err
-from respdb.protocol.types import OK, Simple, Verbatim
+from respdb.protocol.types import OK, Map, Simple, Verbatim
 from respdb.server.client import Client
+from respdb.server.latency_hist import cumulative
 
 
 def _help(lines: list[str]) -> list[Simple]:
@@ -141,6 +142,42 @@ def _period(samples: object) -> int:
     return (max(stamps) - min(stamps)) // max(1, len(stamps) - 1) if len(stamps) > 1 else 0
 
 
+@command("latency|histogram")
+def latency_histogram(ctx: Client, *names: bytes) -> Map:
+    """Per command: calls and the cumulative distribution at power-of-two µs levels. Without names,
+    every command with data; a container name (CLIENT) stands for its subcommands with data; unknown
+    names are skipped and a repeated name is answered again, as in Redis."""
+    specs: list[CommandSpec] = []
+    if not names:
+        for spec in COMMANDS.values():
+            specs += [spec, *spec.subcommands.values()]
+    for raw in names:
+        spec = _command_by_full_name(raw)
+        if spec is not None:
+            specs += [spec, *spec.subcommands.values()]
+    out = Map()
+    for spec in specs:
+        hist = spec.latency
+        if not hist:
+            continue
+        levels = Map()
+        for usec, count in cumulative(hist):
+            levels += [usec, count]
+        out += [spec.name.encode(), Map([b"calls", sum(hist.values()), b"histogram_usec", levels])]
+    return out
+
+
+def _command_by_full_name(raw: bytes) -> CommandSpec | None:
+    """Redis's lookupCommandBySds: "name" or "container|sub", any case."""
+    parts = raw.decode("latin-1").lower().split("|")
+    if len(parts) > 2:
+        return None
+    spec = COMMANDS.get(parts[0])
+    if spec is None or len(parts) == 1:
+        return spec
+    return spec.subcommands.get(parts[1])
+
+
 @command("latency|help")
 def latency_help(ctx: Client) -> list[Simple]:
     return _help([
@@ -154,8 +191,11 @@ def latency_help(ctx: Client) -> list[Simple]:
         "RESET [<event> ...]",
         "    Reset latency data of one or more <event> classes.",
         "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 
 

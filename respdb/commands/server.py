@@ -17,7 +17,8 @@ from respdb.server.info import render
 @command("info")
 def info(ctx: Client, *sections: bytes) -> object:
     text = render(ctx.server, [s.decode("latin-1") for s in sections])
-    return Verbatim(text.encode() + (b"\r\n" if text else b""))
+    # Sections end in CRLF and are separated by a blank line; nothing follows the last one (Redis).
+    return Verbatim(text.encode())
 
 
 @command("config|get")

@@ -185,10 +185,12 @@ class Server:
         self.total_error_replies = 0
         self.keyspace.expired_keys = 0
         self.memory.evicted_keys = 0  # type: ignore[attr-defined]
+        self.keyspace.hits = self.keyspace.misses = 0
         for spec in COMMANDS.values():
             for sp in [spec, *spec.subcommands.values()]:
                 sp.calls = sp.failed_calls = sp.rejected_calls = 0
                 sp.usec = 0.0
+                sp.latency.clear()  # the latency histograms too, as Redis's resetCommandTableStats
 
     def prepare_shutdown(self, save: bool, nosave: bool, force: bool) -> None:
         """Run the pre-shutdown steps (final snapshot); a failing step raises unless forced."""

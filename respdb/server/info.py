@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from respdb import REDIS_VERSION, __version__
+from respdb.server.latency_hist import percentiles_line
 
 if TYPE_CHECKING:
     from respdb.server.app import Server
@@ -147,6 +148,9 @@ def section_stats(s: Server) -> list[tuple[str, Any]]:
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", s.keyspace.expired_keys),
         ("evicted_keys", s.memory.evicted_keys),  # type: ignore[attr-defined]
+        # Counted by the keyspace's read lookups (Redis's lookupKeyRead).
+        ("keyspace_hits", getattr(s.keyspace, "hits", 0)),
+        ("keyspace_misses", getattr(s.keyspace, "misses", 0)),
         ("total_error_replies", s.total_error_replies),
     ]
 
@@ -189,6 +193,22 @@ def section_commandstats(s: Server) -> list[tuple[str, Any]]:
     return out
 
 
+def section_latencystats(s: Server) -> list[tuple[str, Any]]:
+    """Per-command latency percentiles, for the commands whose histogram holds calls; the section is
+    empty while latency-tracking is off (the histograms are kept, as in Redis)."""
+    from respdb.commands.registry import COMMANDS
+
+    if not s.config.latency_tracking:
+        return []
+    percentiles = s.config.latency_tracking_info_percentiles
+    out = []
+    for spec in COMMANDS.values():
+        for sp in [spec, *spec.subcommands.values()]:
+            if sp.latency:
+                out.append((f"latency_percentiles_usec_{sp.name}", percentiles_line(sp.latency, percentiles)))
+    return out
+
+
 def section_cluster(s: Server) -> list[tuple[str, Any]]:
     return [("cluster_enabled", 0)]
 
@@ -211,6 +231,7 @@ SECTIONS = {
     "modules": lambda s: [],
     "errorstats": section_errorstats,
     "commandstats": section_commandstats,
+    "latencystats": section_latencystats,
     "cluster": section_cluster,
     "keyspace": section_keyspace,
 }

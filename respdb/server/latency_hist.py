@@ -27,3 +27,71 @@ def bucket_bounds(index: int) -> tuple[int, int]:
     shift = index // _HALF - 1
     low = (index - shift * _HALF) << shift
     return low, low + (1 << shift) - 1
+
+
+# --- reading a histogram as Redis's hdr_histogram reports it ------------------------------------
+# Redis records nanoseconds in an hdr_histogram with 2 significant digits (128 sub-buckets per power
+# of two) and reports "highest equivalent values": the top of the bucket a value fell in.
+_REDIS_SUB_BUCKETS = 128
+# LATENCY HISTOGRAM walks the levels 1024 ns, 2048 ns, ... with hdr's log iterator. The histogram is
+# sized for values up to 1 s, so its last bucket covers [2**29, 2**30) ns and the iterator runs out of
+# buckets before it can report the 2**30 level: Redis never shows calls slower than that last
+# reported level in histogram_usec (they still count in `calls`). The same levels are used here.
+_FIRST_LEVEL_NS = 1024
+_LAST_LEVEL_NS = 1 << 29
+
+
+def _redis_level_usec(level_ns: int) -> int:
+    """The µs label Redis prints for a power-of-two level: its hdr bucket's highest value / 1000."""
+    return (level_ns + max(1, level_ns // _REDIS_SUB_BUCKETS) - 1) // 1000
+
+
+def cumulative(hist: dict[int, int]) -> list[tuple[int, int]]:
+    """LATENCY HISTOGRAM's histogram_usec: (µs, calls at or below it) at power-of-two levels from
+    1024 ns, listing a level only when the cumulative count grew since the previous one (as Redis's
+    fillCommandCDF does). A level counts every bucket that starts at or below it."""
+    if not hist:
+        return []
+    ordered = sorted(hist.items())
+    out: list[tuple[int, int]] = []
+    i, n, running, previous = 0, len(ordered), 0, 0
+    level = _FIRST_LEVEL_NS
+    while level <= _LAST_LEVEL_NS and i < n:
+        top = bucket_of(level)
+        while i < n and ordered[i][0] <= top:
+            running += ordered[i][1]
+            i += 1
+        if running > previous:
+            out.append((_redis_level_usec(level), running))
+            previous = running
+        level <<= 1
+    return out
+
+
+def value_at_percentile(hist: dict[int, int], percentile: float) -> int:
+    """hdr_value_at_percentile in ns: the highest value of the bucket holding the call at that rank
+    (the lowest value for the 0th percentile), 0 for an empty histogram."""
+    total = sum(hist.values())
+    if not total:
+        return 0
+    wanted = max(1, int(min(percentile, 100.0) / 100 * total + 0.5))
+    seen = 0
+    for index, count in sorted(hist.items()):
+        seen += count
+        if seen >= wanted:
+            low, high = bucket_bounds(index)
+            return low if percentile == 0.0 else high
+    return 0
+
+
+def format_percentile(p: float) -> str:
+    """A percentile as Redis prints it in INFO and CONFIG GET: "%f" less trailing zeros (99.9, 50)."""
+    text = f"{p:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def percentiles_line(hist: dict[int, int], percentiles: list[float]) -> str:
+    """The value of an INFO latencystats line: p50=1.003,p99=2.007,... in µs with 3 decimals."""
+    return ",".join(f"p{format_percentile(p)}={value_at_percentile(hist, p) / 1000.0:.3f}" for p in percentiles)
