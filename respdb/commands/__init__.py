@@ -23,4 +23,7 @@ def load_all() -> None:
             continue
         for info in pkgutil.walk_packages(package.__path__, package_name + "."):
             importlib.import_module(info.name)
+    from respdb.commands.read_stats import mark_read_commands
+
+    mark_read_commands()  # spec.reads, once every command is registered
     _loaded = True

@@ -68,7 +68,8 @@ def set_(ctx: Client, key: bytes, value: bytes, *opts: bytes) -> object:
             raise CommandError(errors.SYNTAX)
         i += 1
     when_ms = _parse_expiry(ctx, "set", expire_flag, when) if expire_flag is not None else None  # type: ignore[arg-type]
-    old = db.get(key)
+    # Only SET ... GET reads the key the way GET does (a keyspace hit or miss); NX/XX alone do not.
+    old = db.get(key) if get_old else db.lookup_write(key)
     if get_old and old is not None and old.__class__ is not bytes:
         raise WrongType()
     if (nx and old is not None) or (xx and old is None):

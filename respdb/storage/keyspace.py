@@ -91,23 +91,57 @@ class Database:
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, key: bytes) -> Any:
-        """The live value or None; an expired key is deleted on the way (lazy expiry)."""
+        """The live value or None; an expired key is deleted on the way (lazy expiry).
+
+        While the running command reads (Keyspace.reading), the lookup counts as a keyspace hit or
+        miss, as Redis's lookupKeyRead does; the write path pays one attribute check for that."""
+        ks = self.keyspace
+        expires = self.expires
+        if expires and key in expires and expires[key] <= now_ms():
+            self._expire_now(key)
+            if ks.reading:
+                ks.misses += 1
+            return None
+        value = self.data.get(key)
+        if value is not None:
+            clock = ks.touch_clock  # None while a CLIENT NO-TOUCH client runs a command
+            if clock is not None:
+                self.access[key] = clock
+            if ks.reading:
+                ks.hits += 1
+        elif ks.reading:
+            ks.misses += 1
+        return value
+
+    def lookup_write(self, key: bytes) -> Any:
+        """Like get() but never counted as a hit or miss: Redis's lookupKeyWrite, for the keys a
+        command that also reads (SET ... GET without GET, a BITFIELD that writes) only writes."""
         if self.expires and key in self.expires and self.expires[key] <= now_ms():
             self._expire_now(key)
             return None
         value = self.data.get(key)
         if value is not None:
-            clock = self.keyspace.touch_clock  # None while a CLIENT NO-TOUCH client runs a command
+            clock = self.keyspace.touch_clock
             if clock is not None:
                 self.access[key] = clock
         return value
 
     def peek(self, key: bytes) -> Any:
-        """Like get() but leaves the access time alone (Redis's LOOKUP_NOTOUCH: TYPE, OBJECT)."""
+        """Like get() but leaves the access time alone (Redis's LOOKUP_NOTOUCH: TYPE, OBJECT);
+        counted as a hit or miss like get()."""
+        ks = self.keyspace
         if self.expires and key in self.expires and self.expires[key] <= now_ms():
             self._expire_now(key)
+            if ks.reading:
+                ks.misses += 1
             return None
-        return self.data.get(key)
+        value = self.data.get(key)
+        if ks.reading:
+            if value is None:
+                ks.misses += 1
+            else:
+                ks.hits += 1
+        return value
 
     def get_typed(self, key: bytes, cls: type) -> Any:
         """The value if it is of `cls`, None if missing; WRONGTYPE otherwise."""
@@ -147,7 +181,7 @@ class Database:
             if not self.data:
                 return None
             key = next(_nth(self.data, random.randrange(len(self.data))))
-            if self.get(key) is not None:
+            if self.lookup_write(key) is not None:
                 return key
         return None
 
@@ -155,7 +189,7 @@ class Database:
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store `value`, replacing any old value and (unless keep_ttl) its TTL. Call changed() after."""
         notify = self.keyspace.notify
-        if notify is not None and self.get(key) is None:
+        if notify is not None and self.lookup_write(key) is None:
             # A key created by this write: Redis's dbAdd event (after lazily expiring an old one).
             notify("n", "new", key, self.id)
         self.data[key] = value
@@ -177,7 +211,7 @@ class Database:
             notify("n", "new", key, self.id)
 
     def delete(self, key: bytes) -> bool:
-        if self.get(key) is None:
+        if self.lookup_write(key) is None:
             return False
         del self.data[key]
         self.access.pop(key, None)
@@ -206,7 +240,7 @@ class Database:
 
     def pop_value(self, key: bytes) -> tuple[Any, int | None] | None:
         """Remove a key returning (value, expire_ms) — RENAME and MOVE carry both."""
-        value = self.get(key)
+        value = self.lookup_write(key)
         if value is None:
             return None
         del self.data[key]
@@ -305,6 +339,11 @@ class Keyspace:
     def __init__(self, count: int = 16) -> None:
         self.dirty = 0  # writes since the last save (rdb_changes_since_last_save)
         self.expired_keys = 0
+        # INFO keyspace_hits/misses. Dispatch sets `reading` from the command's spec before each
+        # handler runs, so only the lookups of commands Redis makes with lookupKeyRead count.
+        self.hits = 0
+        self.misses = 0
+        self.reading = False
         # Access clock in ms (Redis's LRU clock), refreshed by the server cron: one int object per
         # tick shared by every key touched in it. touch_clock is the same, or None while the running
         # client asked for CLIENT NO-TOUCH. `lfu` holds (log factor, decay time) under an LFU policy.
