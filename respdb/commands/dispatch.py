@@ -7,6 +7,7 @@ parse arguments, touch the keyspace and return a reply value.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from respdb import errors
 from respdb.commands.registry import LOOKUP, CommandSpec, lookup
 from respdb.errors import CommandError
 from respdb.protocol.types import QUEUED, Raw
+from respdb.server.latency_hist import bucket_of
 
 if TYPE_CHECKING:
     from respdb.server.client import Client
@@ -25,6 +27,7 @@ _SUBSCRIBER_OK = frozenset(
 # Commands executed immediately even inside MULTI.
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 _perf = time.perf_counter
+_perf_ns = time.perf_counter_ns
 
 
 def _error_bytes(text: str) -> bytes:
@@ -68,7 +71,8 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
     """
     ks = client.keyspace
     dirty = ks.dirty
-    start = _perf()
+    reading, ks.reading = getattr(ks, "reading", False), spec.reads
+    start = _perf_ns()
     try:
         if spec.parent is None:
             reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
@@ -84,11 +88,16 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
         client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
         raise CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}") from exc
     finally:
-        elapsed = _perf() - start
+        ks.reading = reading  # EXEC and scripts call commands from inside another command
+        elapsed = _perf_ns() - start
         spec.calls += 1
-        spec.usec += elapsed
-        if elapsed >= client.server.slow_threshold:
-            client.server.observer.record_slow(client, spec, argv, elapsed)
+        spec.usec += elapsed / 1e9
+        if getattr(client.server.config, "latency_tracking", True):
+            hist = spec.latency
+            bucket = bucket_of(elapsed)
+            hist[bucket] = hist.get(bucket, 0) + 1
+        if elapsed / 1e9 >= client.server.slow_threshold:
+            client.server.observer.record_slow(client, spec, argv, elapsed / 1e9)
     if ks.dirty != dirty:
         server = client.server
         logged = client.propagate_argv or argv
@@ -101,11 +110,11 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
 def execute(client: Client, argv: list[bytes]) -> bytes | None:
     """Run one request and return its encoded reply (None when nothing is to be sent now)."""
     out: list[bytes] = []
-    execute_batch(client, (argv,), out, honor_pause=False)
+    execute_batch(client, (argv,), out, False)
     return out[0] if out else None
 
 
-def execute_batch(client: Client, cmds: Any, out: list[bytes], honor_pause: bool = True) -> int:
+def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: bool = True) -> int:
     """Run pipelined requests in order, appending their encoded replies to `out`; returns how many
     ran. It stops early when the client blocks or must close, or (honor_pause) when CLIENT PAUSE
     holds the next command.
@@ -113,7 +122,8 @@ def execute_batch(client: Client, cmds: Any, out: list[bytes], honor_pause: bool
     The loop body's first branch is the hot path: a plain client (authenticated, not in MULTI, not
     subscribed, replies on) running a command without subcommands. It runs the handler inline and
     skips every hook that has nothing to do; one loop per batch instead of one call per command is
-    what keeps per-request overhead near the floor.
+    what keeps per-request overhead near the floor. respdb/_dispatch.c is this function in C (used
+    when built); the two are kept step for step the same.
     """
     server = client.server
     ks = client.keyspace
@@ -139,40 +149,29 @@ def execute_batch(client: Client, cmds: Any, out: list[bytes], honor_pause: bool
             reply = _execute_slow(client, argv)
             if reply is not None:
                 append(reply)
+            if client.blocked is not None or client.close_after_reply:
+                break
             continue
+        ks.reading = spec.reads
         dirty = ks.dirty
-        start = _perf()
+        start = _perf_ns()
         try:
             reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
-        except CommandError as exc:
-            spec.calls += 1
-            spec.failed_calls += 1
-            client.propagate_argv = None
-            server.stat_errors(exc.text)
-            append(_error_bytes(exc.text))
+        except Exception as exc:
+            append(_fast_failed(client, spec, exc))
             continue
-        except Exception as exc:  # a handler bug costs one error reply, never the connection
-            spec.calls += 1
-            spec.failed_calls += 1
-            client.propagate_argv = None
-            server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
-            append(_error_bytes(f"ERR internal error in '{spec.name}': {type(exc).__name__}"))
-            continue
-        elapsed = _perf() - start
-        spec.usec += elapsed
+        elapsed = _perf_ns() - start
+        spec.usec += elapsed / 1e9
         spec.calls += 1
+        if getattr(server.config, "latency_tracking", True):
+            hist = spec.latency
+            bucket = bucket_of(elapsed)
+            hist[bucket] = hist.get(bucket, 0) + 1
         client.last_cmd = spec.name
-        if elapsed >= server.slow_threshold:
-            server.observer.record_slow(client, spec, argv, elapsed)
+        if elapsed / 1e9 >= server.slow_threshold:
+            server.observer.record_slow(client, spec, argv, elapsed / 1e9)
         if ks.dirty != dirty:
-            if server.propagate_hooks:
-                logged = client.propagate_argv or argv
-                if logged is not ALREADY_PROPAGATED:  # EVAL/FCALL queued their writes already
-                    server.propagation.append((client.db.id, logged))
-                server.flush_propagation()
-            client.propagate_argv = None
-            if ks.ready_keys:
-                server.serve_ready_keys()
+            _fast_dirty(client, spec, argv)
         if server.post_command_needed:
             server.after_write(client, spec, argv, dirty)
         cls = reply.__class__
@@ -188,6 +187,33 @@ def execute_batch(client: Client, cmds: Any, out: list[bytes], honor_pause: bool
         if client.close_after_reply:
             break
     return done
+
+
+def _fast_failed(client: Client, spec: CommandSpec, exc: Exception) -> bytes:
+    """The error reply for a handler that raised on the fast path, with Redis's error stats."""
+    spec.calls += 1
+    spec.failed_calls += 1
+    client.propagate_argv = None
+    server = client.server
+    if isinstance(exc, CommandError):
+        server.stat_errors(exc.text)
+        return _error_bytes(exc.text)
+    # A handler bug costs one error reply, never the connection.
+    server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
+    return _error_bytes(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
+
+
+def _fast_dirty(client: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+    """A fast-path command changed data: log it (AOF) and serve clients blocked on keys it filled."""
+    server = client.server
+    if server.propagate_hooks:
+        logged = client.propagate_argv or argv
+        if logged is not ALREADY_PROPAGATED:  # EVAL/FCALL queued their writes already
+            server.propagation.append((client.db.id, logged))
+        server.flush_propagation()
+    client.propagate_argv = None
+    if client.keyspace.ready_keys:
+        server.serve_ready_keys()
 
 
 def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
@@ -345,3 +371,21 @@ NOT_READY = object()
 # Set as `client.propagate_argv` by a command whose effects were already logged by the commands it
 # ran through call() (EXEC): nothing more is queued for it.
 ALREADY_PROPAGATED: list[bytes] = [b"<already propagated>"]
+
+
+def _load_extension() -> Any:
+    """respdb._dispatch (the loop above in C) unless it is missing or RESPDB_NO_EXTENSIONS is set."""
+    if os.environ.get("RESPDB_NO_EXTENSIONS"):
+        return None
+    try:
+        from respdb import _dispatch
+    except ImportError:
+        return None
+    from respdb.commands.registry import CommandSpec as _Spec
+
+    _dispatch.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec)
+    return _dispatch
+
+
+_ext = _load_extension()
+execute_batch = _ext.execute_batch if _ext is not None else _execute_batch_py

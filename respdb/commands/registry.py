@@ -42,6 +42,10 @@ class CommandSpec:
     noauth: bool = False
     denyoom: bool = False  # refused (after eviction) while used memory is over maxmemory
     simple: bool = False  # a top-level command with a handler and no subcommands (dispatch fast path)
+    # Not @admin/@dangerous/@transaction/@pubsub nor HELLO/RESET/AUTH/QUIT: a command that changes
+    # neither server settings (CONFIG, MONITOR, CLIENT PAUSE) nor the connection's state (protocol,
+    # MULTI, subscriptions, closing), so the C dispatch loop keeps its per-batch view of them across it.
+    data_only: bool = False
     # Per-command statistics (INFO commandstats).
     calls: int = 0
     usec: float = 0.0
@@ -145,6 +149,8 @@ def _spec_from_info(info: list[Any], docs: dict[str, Any] | None) -> CommandSpec
     spec.write = "write" in flags
     spec.noauth = "no_auth" in flags
     spec.denyoom = "denyoom" in flags
+    spec.data_only = not spec.acl_categories & {"@admin", "@dangerous", "@transaction", "@pubsub"} and spec.name not in {
+        "hello", "reset", "auth", "quit"}
     return spec
 
 

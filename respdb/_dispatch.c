@@ -1,0 +1,593 @@
+/* respdb._dispatch: the per-batch command loop of respdb/commands/dispatch.py in C.
+ *
+ * Why: at redis-benchmark -P 16 the interpreted loop around each handler (lookup, arity, timing,
+ * stats, reply encoding) cost about as much as the handler itself; `python -m benchmarks.layers`
+ * measures it. This file is the same loop as dispatch.py's `_execute_batch_py`, which stays the
+ * reference (RESPDB_NO_EXTENSIONS=1 runs it) — any change to one is made to both.
+ *
+ * Handlers stay in Python. Everything rare is delegated to Python helpers passed to configure():
+ * the slow path (`_execute_slow`), handler errors (`_fast_failed`), writes that must be propagated
+ * or wake blocked clients (`_fast_dirty`), and encoding of reply types other than bytes/int/None/
+ * list-of-bytes (`client.encode`).
+ *
+ * Server-wide flags (pause, maxmemory guard, slowlog threshold, post-command hooks, latency
+ * tracking, RESP version) are read once per batch and again after any command that took the slow
+ * path or is not `spec.data_only` (only @admin/@dangerous/@transaction commands and HELLO, RESET,
+ * AUTH — CONFIG, CLIENT, MONITOR, DEBUG, ... — can change them).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <time.h>
+
+/* Objects handed over by dispatch.py's configure(). */
+static PyObject *g_lookup;        /* dict: raw command name → CommandSpec */
+static PyObject *g_slow;          /* _execute_slow(client, argv) -> bytes | None */
+static PyObject *g_failed;        /* _fast_failed(client, spec, exc) -> bytes */
+static PyObject *g_dirty;         /* _fast_dirty(client, spec, argv) -> None */
+static PyObject *g_bucket_of;     /* latency_hist.bucket_of (only its formula is reproduced below) */
+static PyTypeObject *g_raw_type;  /* protocol.types.Raw */
+static PyTypeObject *g_block_type;
+static PyTypeObject *g_noreply_type;
+static PyTypeObject *g_spec_type; /* CommandSpec (slots dataclass) */
+
+/* Byte offsets of CommandSpec's slots: reading a slot through its offset avoids a getattr. */
+static Py_ssize_t off_simple, off_arity, off_denyoom, off_fast, off_handler, off_calls, off_usec,
+    off_latency, off_reads, off_name;
+
+static PyObject *s_server, *s_keyspace, *s_plain, *s_paused_until, *s_pause_holds, *s_oom_guard,
+    *s_db, *s_slow_threshold, *s_post_command_needed, *s_config, *s_latency_tracking, *s_resp3,
+    *s_dirty, *s_reading, *s_last_cmd, *s_observer, *s_record_slow, *s_after_write, *s_encode,
+    *s_block_client, *s_blocked, *s_close_after_reply;
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out)
+{
+    PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
+    if (descr == NULL)
+        return -1;
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+        Py_DECREF(descr);
+        PyErr_Format(PyExc_TypeError, "CommandSpec.%s is not a slot", name);
+        return -1;
+    }
+    *out = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
+    return 0;
+}
+
+static PyObject *configure(PyObject *self, PyObject *args)
+{
+    PyObject *lookup, *slow, *failed, *dirty, *bucket_of, *raw, *block, *noreply, *spec;
+    if (!PyArg_ParseTuple(args, "O!OOOOO!O!O!O!", &PyDict_Type, &lookup, &slow, &failed, &dirty,
+                          &bucket_of, &PyType_Type, &raw, &PyType_Type, &block, &PyType_Type,
+                          &noreply, &PyType_Type, &spec))
+        return NULL;
+    PyTypeObject *st = (PyTypeObject *)spec;
+    if (slot_offset(st, "simple", &off_simple) || slot_offset(st, "arity", &off_arity) ||
+        slot_offset(st, "denyoom", &off_denyoom) || slot_offset(st, "data_only", &off_fast) ||
+        slot_offset(st, "handler", &off_handler) || slot_offset(st, "calls", &off_calls) ||
+        slot_offset(st, "usec", &off_usec) || slot_offset(st, "latency", &off_latency) ||
+        slot_offset(st, "reads", &off_reads) || slot_offset(st, "name", &off_name))
+        return NULL;
+    Py_XSETREF(g_lookup, Py_NewRef(lookup));
+    Py_XSETREF(g_slow, Py_NewRef(slow));
+    Py_XSETREF(g_failed, Py_NewRef(failed));
+    Py_XSETREF(g_dirty, Py_NewRef(dirty));
+    Py_XSETREF(g_bucket_of, Py_NewRef(bucket_of));
+    Py_XSETREF(g_raw_type, (PyTypeObject *)Py_NewRef(raw));
+    Py_XSETREF(g_block_type, (PyTypeObject *)Py_NewRef(block));
+    Py_XSETREF(g_noreply_type, (PyTypeObject *)Py_NewRef(noreply));
+    Py_XSETREF(g_spec_type, (PyTypeObject *)Py_NewRef(spec));
+    Py_RETURN_NONE;
+}
+
+/* Per-batch view of the server's flags. */
+typedef struct {
+    PyObject *paused_until; /* borrowed from a reference held in `refs` below */
+    PyObject *oom_guard;
+    double slow_threshold;
+    int post_command_needed;
+    int latency_tracking;
+    int resp3;
+    int plain; /* client.plain */
+    PyObject *refs[2];
+} Flags;
+
+static void flags_clear(Flags *f)
+{
+    Py_CLEAR(f->refs[0]);
+    Py_CLEAR(f->refs[1]);
+    f->paused_until = f->oom_guard = NULL;
+}
+
+static int truthy_attr(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static int flags_load(Flags *f, PyObject *server, PyObject *client)
+{
+    flags_clear(f);
+    PyObject *v;
+    if ((f->refs[0] = PyObject_GetAttr(server, s_paused_until)) == NULL)
+        return -1;
+    f->paused_until = f->refs[0] == Py_None ? NULL : f->refs[0];
+    if ((f->refs[1] = PyObject_GetAttr(server, s_oom_guard)) == NULL)
+        return -1;
+    f->oom_guard = f->refs[1] == Py_None ? NULL : f->refs[1];
+    if ((v = PyObject_GetAttr(server, s_slow_threshold)) == NULL)
+        return -1;
+    f->slow_threshold = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    if (f->slow_threshold == -1.0 && PyErr_Occurred())
+        return -1;
+    if ((f->post_command_needed = truthy_attr(server, s_post_command_needed)) < 0)
+        return -1;
+    PyObject *config = PyObject_GetAttr(server, s_config);
+    if (config == NULL)
+        return -1;
+    f->latency_tracking = truthy_attr(config, s_latency_tracking);
+    Py_DECREF(config);
+    if (f->latency_tracking < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear(); /* a Config without the parameter: Redis's default, tracking on */
+        f->latency_tracking = 1;
+    }
+    if ((f->resp3 = truthy_attr(client, s_resp3)) < 0)
+        return -1;
+    if ((f->plain = truthy_attr(client, s_plain)) < 0)
+        return -1;
+    return 0;
+}
+
+/* spec.calls += 1; spec.usec += seconds (the Python path's units). */
+static int count_call(PyObject *spec, double seconds)
+{
+    PyObject *calls = SLOT(spec, off_calls), *usec = SLOT(spec, off_usec);
+    PyObject *nc, *nu;
+    if (calls == NULL || usec == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "CommandSpec stats unset");
+        return -1;
+    }
+    long long c = PyLong_AsLongLong(calls);
+    if (c == -1 && PyErr_Occurred())
+        return -1;
+    if ((nc = PyLong_FromLongLong(c + 1)) == NULL)
+        return -1;
+    double u = PyFloat_AsDouble(usec);
+    if (u == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(nc);
+        return -1;
+    }
+    if ((nu = PyFloat_FromDouble(u + seconds)) == NULL) {
+        Py_DECREF(nc);
+        return -1;
+    }
+    Py_SETREF(SLOT(spec, off_calls), nc);
+    Py_SETREF(SLOT(spec, off_usec), nu);
+    return 0;
+}
+
+/* latency_hist.bucket_of, reproduced: exact below 128 ns, then 64 sub-buckets per power of two. */
+static long long bucket_of(long long ns)
+{
+    if (ns < 128)
+        return ns > 0 ? ns : 0;
+    int bits = 64 - __builtin_clzll((unsigned long long)ns);
+    int shift = bits - 7;
+    return (long long)shift * 64 + (ns >> shift);
+}
+
+static int record_latency(PyObject *spec, long long ns)
+{
+    PyObject *hist = SLOT(spec, off_latency);
+    if (hist == NULL || !PyDict_CheckExact(hist))
+        return 0; /* replaced by something else: leave it to Python code */
+    PyObject *key = PyLong_FromLongLong(bucket_of(ns));
+    if (key == NULL)
+        return -1;
+    PyObject *old = PyDict_GetItemWithError(hist, key);
+    long long n = 0;
+    if (old != NULL) {
+        n = PyLong_AsLongLong(old);
+        if (n == -1 && PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return -1;
+    }
+    PyObject *val = PyLong_FromLongLong(n + 1);
+    if (val == NULL) {
+        Py_DECREF(key);
+        return -1;
+    }
+    int r = PyDict_SetItem(hist, key, val);
+    Py_DECREF(key);
+    Py_DECREF(val);
+    return r;
+}
+
+static int append_bytes(PyObject *out, const char *s, Py_ssize_t n)
+{
+    PyObject *b = PyBytes_FromStringAndSize(s, n);
+    if (b == NULL)
+        return -1;
+    int r = PyList_Append(out, b);
+    Py_DECREF(b);
+    return r;
+}
+
+/* "$<len>\r\n<data>\r\n" for each item, "*<n>\r\n" first when `array`. Items must be exact bytes. */
+static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, int array)
+{
+    Py_ssize_t total = array ? 24 : 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        total += PyBytes_GET_SIZE(items[i]) + 26;
+    PyObject *res = PyBytes_FromStringAndSize(NULL, total);
+    if (res == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(res);
+    if (array)
+        p += sprintf(p, "*%zd\r\n", n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
+        p += sprintf(p, "$%zd\r\n", len);
+        memcpy(p, PyBytes_AS_STRING(items[i]), len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (_PyBytes_Resize(&res, p - PyBytes_AS_STRING(res)) < 0)
+        return NULL;
+    return res;
+}
+
+/* Append the RESP encoding of `reply`; 1 when the client blocked (stop the batch), -1 on error. */
+static int emit(PyObject *client, PyObject *server, PyObject *reply, PyObject *out, int resp3)
+{
+    PyTypeObject *t = Py_TYPE(reply);
+    if (t == &PyBytes_Type) {
+        PyObject *enc = encode_bulks(&reply, 1, 0);
+        if (enc == NULL)
+            return -1;
+        int r = PyList_Append(out, enc);
+        Py_DECREF(enc);
+        return r;
+    }
+    if (t == g_raw_type)
+        return PyList_Append(out, reply);
+    if (t == &PyLong_Type) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(reply, &overflow);
+        if (!overflow) {
+            if (v == -1 && PyErr_Occurred())
+                return -1;
+            char buf[32];
+            int n = snprintf(buf, sizeof buf, ":%lld\r\n", v);
+            return append_bytes(out, buf, n);
+        }
+    } else if (reply == Py_None) {
+        return resp3 ? append_bytes(out, "_\r\n", 3) : append_bytes(out, "$-1\r\n", 5);
+    } else if (t == &PyList_Type) {
+        Py_ssize_t n = PyList_GET_SIZE(reply), i;
+        for (i = 0; i < n; i++)
+            if (!PyBytes_CheckExact(PyList_GET_ITEM(reply, i)))
+                break;
+        if (i == n) {
+            PyObject *enc = encode_bulks(((PyListObject *)reply)->ob_item, n, 1);
+            if (enc == NULL)
+                return -1;
+            int r = PyList_Append(out, enc);
+            Py_DECREF(enc);
+            return r;
+        }
+    } else if (t == g_block_type) {
+        PyObject *r = PyObject_CallMethodObjArgs(server, s_block_client, client, reply, NULL);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 1;
+    } else if (t == g_noreply_type) {
+        return 0;
+    }
+    PyObject *enc = PyObject_CallMethodOneArg(client, s_encode, reply);
+    if (enc == NULL)
+        return -1;
+    int r = PyList_Append(out, enc);
+    Py_DECREF(enc);
+    return r;
+}
+
+static inline long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int attr_is_not_none(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = v != Py_None;
+    Py_DECREF(v);
+    return r;
+}
+
+/* Run the slow path for argv; 1 when the batch must stop (blocked / closing), -1 on error. */
+static int run_slow(PyObject *client, PyObject *argv, PyObject *out)
+{
+    PyObject *reply = PyObject_CallFunctionObjArgs(g_slow, client, argv, NULL);
+    if (reply == NULL)
+        return -1;
+    if (reply != Py_None && PyList_Append(out, reply) < 0) {
+        Py_DECREF(reply);
+        return -1;
+    }
+    Py_DECREF(reply);
+    int b = attr_is_not_none(client, s_blocked);
+    if (b != 0)
+        return b;
+    return truthy_attr(client, s_close_after_reply);
+}
+
+#define STACK_ARGS 16
+
+static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "execute_batch(client, cmds, out, honor_pause=True)");
+        return NULL;
+    }
+    if (g_lookup == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "respdb._dispatch is not configured");
+        return NULL;
+    }
+    PyObject *client = args[0], *out = args[2];
+    int honor_pause = nargs == 4 ? PyObject_IsTrue(args[3]) : 1;
+    if (honor_pause < 0 || !PyList_CheckExact(out)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "out must be a list");
+        return NULL;
+    }
+    PyObject *cmds = PySequence_Fast(args[1], "cmds must be a sequence");
+    if (cmds == NULL)
+        return NULL;
+    PyObject *server = NULL, *ks = NULL, *reading = NULL, *last_name = NULL;
+    Flags f = {0};
+    Py_ssize_t done = 0, total = PySequence_Fast_GET_SIZE(cmds);
+    int failed = 1;
+    if ((server = PyObject_GetAttr(client, s_server)) == NULL ||
+        (ks = PyObject_GetAttr(client, s_keyspace)) == NULL || flags_load(&f, server, client) < 0)
+        goto finish;
+
+    for (Py_ssize_t ci = 0; ci < total; ci++) {
+        PyObject *argv = PySequence_Fast_GET_ITEM(cmds, ci);
+        if (honor_pause && f.paused_until != NULL) {
+            PyObject *held = PyObject_CallMethodOneArg(server, s_pause_holds, argv);
+            if (held == NULL)
+                goto finish;
+            int h = PyObject_IsTrue(held);
+            Py_DECREF(held);
+            if (h < 0)
+                goto finish;
+            if (h)
+                break;
+        }
+        done++;
+        if (!PyList_CheckExact(argv) || PyList_GET_SIZE(argv) == 0) {
+            PyErr_SetString(PyExc_TypeError, "argv must be a non-empty list");
+            goto finish;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(argv);
+        PyObject *spec = PyDict_GetItemWithError(g_lookup, PyList_GET_ITEM(argv, 0));
+        if (spec == NULL && PyErr_Occurred())
+            goto finish;
+        int slow = spec == NULL || !f.plain || !Py_IS_TYPE(spec, g_spec_type) || SLOT(spec, off_simple) != Py_True;
+        if (!slow) {
+            long arity = PyLong_AsLong(SLOT(spec, off_arity));
+            if (arity == -1 && PyErr_Occurred())
+                goto finish;
+            slow = (arity > 0 && n != arity) || n < -arity;
+            if (!slow && f.oom_guard != NULL && SLOT(spec, off_denyoom) == Py_True) {
+                PyObject *db = PyObject_GetAttr(client, s_db);
+                if (db == NULL)
+                    goto finish;
+                PyObject *oom = PyObject_CallOneArg(f.oom_guard, db);
+                Py_DECREF(db);
+                if (oom == NULL)
+                    goto finish;
+                slow = PyObject_IsTrue(oom);
+                Py_DECREF(oom);
+                if (slow < 0)
+                    goto finish;
+            }
+        }
+        if (slow) {
+            /* Unknown command, special client state, subcommands, arity error or maxmemory. */
+            int r = run_slow(client, argv, out);
+            if (r < 0)
+                goto finish;
+            Py_CLEAR(reading);
+            last_name = NULL;
+            if (r > 0)
+                break;
+            if (flags_load(&f, server, client) < 0)
+                goto finish;
+            continue;
+        }
+        Py_INCREF(spec); /* the handler may change the command table (it never should, but) */
+        PyObject *spec_reads = SLOT(spec, off_reads);
+        if (spec_reads != reading) {
+            if (PyObject_SetAttr(ks, s_reading, spec_reads) < 0) {
+                Py_DECREF(spec);
+                goto finish;
+            }
+            Py_XSETREF(reading, Py_NewRef(spec_reads));
+        }
+        PyObject *dirty0 = PyObject_GetAttr(ks, s_dirty);
+        if (dirty0 == NULL) {
+            Py_DECREF(spec);
+            goto finish;
+        }
+        PyObject *stack[STACK_ARGS], **callargs = stack;
+        if (n > STACK_ARGS && (callargs = PyMem_Malloc(n * sizeof(PyObject *))) == NULL) {
+            Py_DECREF(dirty0);
+            Py_DECREF(spec);
+            PyErr_NoMemory();
+            goto finish;
+        }
+        callargs[0] = client;
+        for (Py_ssize_t i = 1; i < n; i++)
+            callargs[i] = PyList_GET_ITEM(argv, i);
+        Py_INCREF(argv); /* argv items stay alive while the handler runs */
+        long long t0 = now_ns();
+        PyObject *reply = PyObject_Vectorcall(SLOT(spec, off_handler), callargs, n, NULL);
+        long long elapsed = now_ns() - t0;
+        if (callargs != stack)
+            PyMem_Free(callargs);
+        if (reply == NULL) {
+            Py_DECREF(dirty0);
+            if (!PyErr_ExceptionMatches(PyExc_Exception)) { /* KeyboardInterrupt, SystemExit */
+                Py_DECREF(argv);
+                Py_DECREF(spec);
+                goto finish;
+            }
+            PyObject *etype, *exc, *tb;
+            PyErr_Fetch(&etype, &exc, &tb);
+            PyErr_NormalizeException(&etype, &exc, &tb);
+            if (tb != NULL)
+                PyException_SetTraceback(exc, tb);
+            PyObject *err = PyObject_CallFunctionObjArgs(g_failed, client, spec, exc, NULL);
+            Py_XDECREF(etype);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
+            Py_DECREF(argv);
+            int fast = SLOT(spec, off_fast) == Py_True;
+            Py_DECREF(spec);
+            if (err == NULL)
+                goto finish;
+            int r = PyList_Append(out, err);
+            Py_DECREF(err);
+            if (r < 0)
+                goto finish;
+            if (!fast) { /* it may have changed state before it failed */
+                Py_CLEAR(reading);
+                last_name = NULL;
+                if (flags_load(&f, server, client) < 0)
+                    goto finish;
+            }
+            continue;
+        }
+        double seconds = elapsed / 1e9;
+        int bad = count_call(spec, seconds) < 0 ||
+                  (f.latency_tracking && record_latency(spec, elapsed) < 0) ||
+                  (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
+        last_name = SLOT(spec, off_name); /* borrowed, for identity only: set once per run of a command */
+        if (!bad && seconds >= f.slow_threshold) {
+            PyObject *observer = PyObject_GetAttr(server, s_observer);
+            PyObject *secs = PyFloat_FromDouble(seconds);
+            PyObject *r = observer && secs ? PyObject_CallMethodObjArgs(observer, s_record_slow, client, spec, argv, secs, NULL) : NULL;
+            bad = r == NULL;
+            Py_XDECREF(r);
+            Py_XDECREF(secs);
+            Py_XDECREF(observer);
+        }
+        if (!bad) {
+            PyObject *dirty1 = PyObject_GetAttr(ks, s_dirty);
+            int changed = dirty1 == NULL ? -1 : PyObject_RichCompareBool(dirty0, dirty1, Py_NE);
+            Py_XDECREF(dirty1);
+            if (changed > 0) {
+                PyObject *r = PyObject_CallFunctionObjArgs(g_dirty, client, spec, argv, NULL);
+                changed = r == NULL ? -1 : 0;
+                Py_XDECREF(r);
+            }
+            bad = changed < 0;
+        }
+        if (!bad && f.post_command_needed) {
+            PyObject *r = PyObject_CallMethodObjArgs(server, s_after_write, client, spec, argv, dirty0, NULL);
+            bad = r == NULL;
+            Py_XDECREF(r);
+        }
+        Py_DECREF(dirty0);
+        int stop = bad ? -1 : emit(client, server, reply, out, f.resp3);
+        Py_DECREF(reply);
+        Py_DECREF(argv);
+        int fast = SLOT(spec, off_fast) == Py_True;
+        Py_DECREF(spec);
+        if (stop != 0) {
+            if (stop < 0)
+                goto finish;
+            break; /* blocked */
+        }
+        if (!fast) {
+            Py_CLEAR(reading);
+            last_name = NULL;
+            int closing = truthy_attr(client, s_close_after_reply);
+            if (closing < 0)
+                goto finish;
+            if (closing)
+                break;
+            if (flags_load(&f, server, client) < 0)
+                goto finish;
+        }
+    }
+    failed = 0;
+finish:
+    flags_clear(&f);
+    Py_XDECREF(reading);
+    Py_XDECREF(ks);
+    Py_XDECREF(server);
+    Py_DECREF(cmds);
+    return failed ? NULL : PyLong_FromSsize_t(done);
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS, "Hand over the objects the loop needs (dispatch.py calls it once)."},
+    {"execute_batch", (PyCFunction)(void (*)(void))execute_batch, METH_FASTCALL,
+     "execute_batch(client, cmds, out, honor_pause=True) -> int: dispatch.execute_batch in C."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "respdb._dispatch", NULL, -1, methods};
+
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC PyInit__dispatch(void)
+{
+    INTERN(s_server, "server");
+    INTERN(s_keyspace, "keyspace");
+    INTERN(s_plain, "plain");
+    INTERN(s_paused_until, "paused_until");
+    INTERN(s_pause_holds, "pause_holds");
+    INTERN(s_oom_guard, "oom_guard");
+    INTERN(s_db, "db");
+    INTERN(s_slow_threshold, "slow_threshold");
+    INTERN(s_post_command_needed, "post_command_needed");
+    INTERN(s_config, "config");
+    INTERN(s_latency_tracking, "latency_tracking");
+    INTERN(s_resp3, "resp3");
+    INTERN(s_dirty, "dirty");
+    INTERN(s_reading, "reading");
+    INTERN(s_last_cmd, "last_cmd");
+    INTERN(s_observer, "observer");
+    INTERN(s_record_slow, "record_slow");
+    INTERN(s_after_write, "after_write");
+    INTERN(s_encode, "encode");
+    INTERN(s_block_client, "block_client");
+    INTERN(s_blocked, "blocked");
+    INTERN(s_close_after_reply, "close_after_reply");
+    return PyModule_Create(&module);
+}
