@@ -136,12 +136,8 @@ static int flags_load(Flags *f, PyObject *server, PyObject *client)
         return -1;
     f->latency_tracking = truthy_attr(config, s_latency_tracking);
     Py_DECREF(config);
-    if (f->latency_tracking < 0) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return -1;
-        PyErr_Clear(); /* a Config without the parameter: Redis's default, tracking on */
-        f->latency_tracking = 1;
-    }
+    if (f->latency_tracking < 0)
+        return -1;
     if ((f->resp3 = truthy_attr(client, s_resp3)) < 0)
         return -1;
     if ((f->plain = truthy_attr(client, s_plain)) < 0)

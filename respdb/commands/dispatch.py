@@ -71,7 +71,7 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
     """
     ks = client.keyspace
     dirty = ks.dirty
-    reading, ks.reading = getattr(ks, "reading", False), spec.reads
+    reading, ks.reading = ks.reading, spec.reads
     start = _perf_ns()
     try:
         if spec.parent is None:
@@ -92,7 +92,7 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
         elapsed = _perf_ns() - start
         spec.calls += 1
         spec.usec += elapsed / 1e9
-        if getattr(client.server.config, "latency_tracking", True):
+        if client.server.config.latency_tracking:
             hist = spec.latency
             bucket = bucket_of(elapsed)
             hist[bucket] = hist.get(bucket, 0) + 1
@@ -163,7 +163,7 @@ def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: 
         elapsed = _perf_ns() - start
         spec.usec += elapsed / 1e9
         spec.calls += 1
-        if getattr(server.config, "latency_tracking", True):
+        if server.config.latency_tracking:
             hist = spec.latency
             bucket = bucket_of(elapsed)
             hist[bucket] = hist.get(bucket, 0) + 1
