@@ -1,11 +1,12 @@
 """Request parser: bytes in, argv lists out (RESP multibulk and inline commands), no I/O.
 
-hiredis parses the common case, a read that holds whole multibulk commands and nothing else. Anything
-else goes through the exact Python parser below, which mirrors Redis's processMultibulkBuffer and
-processInlineBuffer: the same limits, the same `Protocol error: ...` texts, and inline commands mixed
-with multibulk ones (hiredis rejects that mix, and accepts nested or non-bulk elements Redis refuses).
-The Python parser keeps its position inside a half-received command, so a large value arriving in
-many reads is scanned once.
+hiredis parses the common case, a read that holds whole multibulk commands and nothing else; a read of
+plain inline commands (no quotes, no multibulk, none of the bytes where Redis's line splitting differs
+from `bytes.split`) is split by `bytes.split` in C. Anything else goes through the exact Python parser
+below, which mirrors Redis's processMultibulkBuffer and processInlineBuffer: the same limits, the same
+`Protocol error: ...` texts, and inline commands mixed with multibulk ones (hiredis rejects that mix, and
+accepts nested or non-bulk elements Redis refuses). The Python parser keeps its position inside a
+half-received command, so a large value arriving in many reads is scanned once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ MBULK_BIG_ARG = 32 * 1024
 # contains such text inside a value) goes to the Python parser, which grows argv as args arrive.
 _BIG_COUNT = re.compile(rb"\*-?\d{6}").search
 
+# Bytes that make an inline line need the exact parser: quotes start quoted arguments, a NUL stops Redis's
+# C-string line search, and \v and \f are blanks between arguments but not inside one for sdssplitargs,
+# while bytes.split() treats them as separators everywhere.
+_INLINE_SPECIAL = b"\"'\0\v\f"
+
 
 class ProtocolError(Exception):
     """Malformed input: the connection replies `-ERR Protocol error: ...` and is then closed.
@@ -35,6 +41,10 @@ class ProtocolError(Exception):
 
 def split_inline(line: bytes) -> list[bytes] | None:
     """Split an inline command as Redis's sdssplitargs does; None means unbalanced quotes."""
+    # sdssplitargs reads a C string: a NUL ends the line (and would otherwise stall the scan below).
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]
     args: list[bytes] = []
     i, n = 0, len(line)
     while True:
@@ -122,12 +132,40 @@ class RequestParser:
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        if not self._buf and data[:1] == b"*" and not self.auth_required and _BIG_COUNT(data) is None:
-            cmds = self._feed_hiredis(data)
-            if cmds is not None:
-                return cmds
+        # The fast paths only start at a command boundary: an empty buffer can still be in the middle
+        # of a multibulk whose header (and some arguments) were consumed by an earlier read.
+        if not self._buf and not self._mbulk_left:
+            if data[:1] == b"*":
+                if not self.auth_required and _BIG_COUNT(data) is None:
+                    cmds = self._feed_hiredis(data)
+                    if cmds is not None:
+                        return cmds
+            elif len(data.translate(None, _INLINE_SPECIAL)) == len(data) and b"\n*" not in data:
+                return self._feed_inline(data)
         self._buf += data
         return self._parse()
+
+    def feed_exact(self, data: bytes) -> list[list[bytes]]:
+        """`feed` through the exact parser only: the reference the fast paths are tested against."""
+        self._buf += data
+        return self._parse()
+
+    def _feed_inline(self, data: bytes) -> list[list[bytes]]:
+        """Plain inline lines: without quotes, NUL, \\v or \\f, Redis's sdssplitargs splits a line at runs of
+        space, tab, CR and LF, which is exactly what `bytes.split()` does; lines with no arguments are
+        skipped as Redis skips them. A partial last line is left to the exact parser."""
+        end = data.rfind(b"\n") + 1
+        if end == len(data):
+            return list(filter(None, map(bytes.split, data.split(b"\n"))))
+        cmds = list(filter(None, map(bytes.split, data[:end].split(b"\n")))) if end else []
+        self._buf += data[end:]
+        try:
+            # The tail holds no newline, so no complete command; this only applies the size limits.
+            cmds += self._parse()
+        except ProtocolError as exc:
+            exc.commands = cmds + exc.commands
+            raise
+        return cmds
 
     def _feed_hiredis(self, data: bytes) -> list[list[bytes]] | None:
         """Whole multibulk commands only; None hands the read to the exact parser."""
@@ -194,7 +232,9 @@ class RequestParser:
     def _inline(self) -> list[bytes] | None:
         buf = self._buf
         nl = buf.find(b"\n", self._pos)
-        if nl < 0:
+        # Redis looks for the newline with strchr, which stops at a NUL byte: a NUL before the newline
+        # means no complete line yet, so the request waits until it is too big (it never runs).
+        if nl < 0 or buf.find(b"\0", self._pos, nl) >= 0:
             if len(buf) - self._pos > INLINE_MAX:
                 raise ProtocolError("Protocol error: too big inline request")
             return None
