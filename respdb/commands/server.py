@@ -1,4 +1,4 @@
-"""Server commands: INFO, CONFIG, TIME, DEBUG, SHUTDOWN, LOLWUT-free essentials."""
+"""Server commands: INFO, CONFIG, TIME, DEBUG (SLEEP, OBJECT), SHUTDOWN, LOLWUT-free essentials."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import time
 
 from respdb import errors
 from respdb.commands.args import to_float
+from respdb.commands.generic import encoding_of
 from respdb.commands.registry import command
 from respdb.config import ConfigError, param
 from respdb.errors import CommandError, err
+from respdb.persistence import rdb_size
 from respdb.protocol.types import OK, Map, Simple, Verbatim
 from respdb.server.client import Client
 from respdb.server.info import render
+from respdb.storage.keyspace import LFU_INIT_VAL, TYPE_NAMES, LFUCounters, now_ms
 
 
 @command("info")
@@ -120,9 +123,60 @@ def debug(ctx: Client, sub: bytes, *args: bytes) -> object:
         seconds = to_float(args[0])
         time.sleep(max(0.0, seconds))  # blocks the whole server on purpose, as in Redis
         return OK
+    if low == b"object" and len(args) == 1:
+        return debug_object(ctx, args[0])
     if low == b"help":
-        return [Simple(b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"), Simple(b"SLEEP <seconds>"), Simple(b"    Stop the server for <seconds>. Decimals allowed.")]
-    raise CommandError(errors.UNKNOWN_SUBCOMMAND.format(sub=sub.decode("utf-8", "replace"), cmd="DEBUG"))
+        return [Simple(line.encode()) for line in _DEBUG_HELP]
+    raise err(f"unknown subcommand or wrong number of arguments for '{sub.decode('utf-8', 'replace')[:128]}'. Try DEBUG HELP.")
+
+
+_DEBUG_HELP = [
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Prints this help.",
+]
+_LRU_CLOCK_MAX = (1 << 24) - 1  # Redis's 24-bit object clock, in seconds
+
+
+def debug_object(ctx: Client, key: bytes) -> Simple:
+    """Redis's DEBUG OBJECT line. `Value at` is the object's id(); refcount and encoding as OBJECT
+    reports them; serializedlength from persistence/rdb_size.py; lru is the 24-bit clock (seconds)
+    of the last access as OBJECT IDLETIME tracks it (under an LFU policy: the LFU field, as Redis
+    shows it) and lru_seconds_idle Redis's estimateObjectIdleTime over that field."""
+    db = ctx.db
+    value = db.peek(key)  # no access-time update: DEBUG OBJECT reads the dict directly in Redis
+    if value is None:
+        raise CommandError(errors.NO_SUCH_KEY)
+    type_name = TYPE_NAMES[value.__class__]
+    encoding = encoding_of(ctx, value, key)
+    refcount = 2147483647 if encoding == b"int" and _shared_integer(value) else 1
+    ks = ctx.keyspace
+    ks.enable_tracking()
+    now_clock = (now_ms() // 1000) & _LRU_CLOCK_MAX
+    if isinstance(db.access, LFUCounters):
+        lru = db.access.get(key, ((now_ms() // 60000 & 0xFFFF) << 8) | LFU_INIT_VAL)
+    else:
+        lru = (db.access.get(key, ks.start_clock) // 1000) & _LRU_CLOCK_MAX
+    idle = now_clock - lru if now_clock >= lru else now_clock + (_LRU_CLOCK_MAX - lru)
+    line = (
+        f"Value at:{hex(id(value))} refcount:{refcount} encoding:{encoding.decode()} "
+        f"serializedlength:{rdb_size.value_size(value, type_name, encoding)} lru:{lru} lru_seconds_idle:{idle}"
+    )
+    if type_name == b"list":
+        nodes, count, size = rdb_size.quicklist_info(value)
+        avg = count / nodes if nodes else float("nan")
+        # fill -2 (8 KB nodes) and no compression depth: Redis's defaults, which respdb does not vary.
+        line += f" ql_nodes:{nodes} ql_avg_node:{avg:.2f} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{size}"
+    return Simple(line.encode())
+
+
+def _shared_integer(value: bytes) -> bool:
+    """Redis shares the objects of the integers 0..9999 (refcount INT_MAX), as OBJECT REFCOUNT says."""
+    return len(value) <= 4 and value.isdigit() and (value == b"0" or value[:1] != b"0")
 
 
 @command("shutdown")

@@ -1,0 +1,363 @@
+"""How many bytes Redis 7.0's RDB would take for a value: DEBUG OBJECT's `serializedlength`.
+
+Redis reports rdbSavedObjectLen: the value's RDB encoding without key, type byte or expiry. This
+module rebuilds that encoding's length from the same rules — length prefixes (rdbSaveLen), integer
+strings (rdbTryIntegerEncoding), listpacks and intsets byte for byte (listpack.c, intset.c), quicklist
+nodes, the stream layout of RDB_TYPE_STREAM_LISTPACKS_2 — and LZF-compresses every string over 20
+bytes the way rdbSaveRawString does (rdbcompression is always on in respdb), with a port of
+liblzf 3.6's lzf_compress (VERY_FAST, HLOG 16) so the compressed sizes are the ones Redis gets.
+
+Where respdb does not keep what Redis's layout depends on, the length is an estimate:
+- list nodes are packed greedily from the head under list-max-listpack-size -2 (8 KB) with no
+  compression depth, which is how RPUSH builds a list (Redis's boundaries depend on push history);
+- a string over 1 MiB is LZF-compressed on its first MiB and the ratio applied to the rest;
+- an intset's width comes from the current members (Redis never narrows it after SREM);
+- a stream node that holds deleted entries counts its listpack uncompressed (the deleted entries'
+  bytes are gone), and Redis's own LZF hash table starts with stale slots from earlier calls, which
+  can rarely make its output differ from a fresh table's.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+SIZE_SAFETY_LIMIT = 8192  # quicklist: list-max-listpack-size -2 means 8 KB listpacks
+_PACKED_THRESHOLD = 1 << 30  # quicklist: elements this big get a plain node of their own
+# The LZF port runs at ~1 µs per input byte (Redis's C at ~3 ns): strings longer than this are
+# estimated from their first LZF_EXACT_LIMIT bytes so DEBUG OBJECT never stalls for seconds.
+LZF_EXACT_LIMIT = 1 << 20
+_ENC_INT_BYTES = {1: 2, 2: 3, 4: 5}
+
+
+# --- RDB primitives -------------------------------------------------------------------------------
+def len_size(n: int) -> int:
+    """rdbSaveLen: 6-bit, 14-bit, 32-bit or 64-bit length."""
+    if n < 1 << 6:
+        return 1
+    if n < 1 << 14:
+        return 2
+    if n <= 0xFFFFFFFF:
+        return 5
+    return 9
+
+
+def int_string_size(value: int) -> int:
+    """rdbEncodeInteger: 8/16/32-bit integer encodings (0 when the value needs more)."""
+    if -(1 << 7) <= value < 1 << 7:
+        return 2
+    if -(1 << 15) <= value < 1 << 15:
+        return 3
+    if -(1 << 31) <= value < 1 << 31:
+        return 5
+    return 0
+
+
+def canonical_int(s: bytes) -> int | None:
+    """string2ll / lpStringToInt64: a canonical int64 in at most 20 characters, else None."""
+    n = len(s)
+    if n == 0 or n > 20:
+        return None
+    body = s[1:] if s[:1] == b"-" else s
+    if not body.isdigit() or (body[:1] == b"0" and (len(body) > 1 or body is not s)):
+        return None
+    v = int(s)
+    return v if -(1 << 63) <= v < 1 << 63 else None
+
+
+def raw_string_size(s: bytes) -> int:
+    """rdbSaveRawString: small canonical integers as integers, LZF over 20 bytes when it saves
+    more than 4 bytes, else length + bytes."""
+    n = len(s)
+    if n <= 11:
+        v = canonical_int(s)
+        if v is not None:
+            enc = int_string_size(v)
+            if enc:
+                return enc
+    if n > 20:
+        packed = lzf_size(s, n - 4) if n <= LZF_EXACT_LIMIT else _lzf_estimate(s)
+        if packed:
+            return 1 + len_size(packed) + len_size(n) + packed
+    return len_size(n) + n
+
+
+def string_value_size(s: bytes, int_encoded: bool) -> int:
+    """rdbSaveStringObject: an int-encoded string is saved from its number, else as raw bytes."""
+    if int_encoded:
+        v = int(s)
+        enc = int_string_size(v)
+        return enc if enc else len_size(len(s)) + len(s)
+    return raw_string_size(s)
+
+
+# --- LZF (liblzf 3.6 lzf_c.c as Redis builds it: VERY_FAST, HLOG 16, offsets as hash slots) ----------
+_MAX_LIT = 1 << 5
+_MAX_OFF = 1 << 13
+_MAX_REF = (1 << 8) + (1 << 3)
+
+
+def lzf_size(data: bytes, out_len: int) -> int:
+    """The length lzf_compress(data, out_len) returns: 0 when the output would not fit in out_len."""
+    in_end = len(data)
+    if not in_end or not out_len:
+        return 0
+    if in_end < 3:  # too short to hold a back reference (Redis never asks: it compresses > 20 bytes)
+        return _literal_tail(0, in_end, 0, 1, out_len) if in_end + 1 <= out_len else 0
+    htab: dict[int, int] = {}
+    ip, op, lit = 0, 1, 0
+    hval = (data[0] << 8) | data[1]
+    while ip < in_end - 2:
+        hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFFFF
+        slot = ((hval >> 8) - hval * 5) & 0xFFFF
+        ref = htab.get(slot, 0)  # offset 0 reads as a NULL slot in liblzf
+        htab[slot] = ip
+        if ref and ip - ref - 1 < _MAX_OFF and data[ref : ref + 3] == data[ip : ip + 3]:
+            maxlen = min(in_end - ip - 2, _MAX_REF)
+            if op + 4 >= out_len and op - (not lit) + 4 >= out_len:
+                return 0
+            op -= not lit  # an empty literal run is undone
+            length = 2
+            if maxlen > 16:  # the unrolled loop: 16 compares that may pass maxlen, then one more step
+                for _ in range(16):
+                    length += 1
+                    if data[ref + length] != data[ip + length]:
+                        break
+                else:
+                    length += 1
+                    while length < maxlen and data[ref + length] == data[ip + length]:
+                        length += 1
+            else:
+                length += 1
+                while length < maxlen and data[ref + length] == data[ip + length]:
+                    length += 1
+            length -= 2
+            op += (1 if length < 7 else 2) + 1 + 1  # back reference, then a new literal run header
+            lit = 0
+            ip += length + 2
+            if ip >= in_end - 2:
+                break
+            ip -= 2  # VERY_FAST: hash the last two positions of the match
+            hval = (data[ip] << 8) | data[ip + 1]
+            hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFFFF
+            htab[((hval >> 8) - hval * 5) & 0xFFFF] = ip
+            ip += 1
+            hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFFFF
+            htab[((hval >> 8) - hval * 5) & 0xFFFF] = ip
+            ip += 1
+        else:
+            if op >= out_len:
+                return 0
+            lit += 1
+            op += 1
+            ip += 1
+            if lit == _MAX_LIT:
+                lit = 0
+                op += 1
+    if op + 3 > out_len:
+        return 0
+    return _literal_tail(ip, in_end, lit, op, out_len)
+
+
+def _lzf_estimate(s: bytes) -> int:
+    """A string over LZF_EXACT_LIMIT: its first LZF_EXACT_LIMIT bytes compressed exactly, the ratio
+    applied to the whole (0 when that part does not compress by more than 4 bytes, as Redis decides)."""
+    head = lzf_size(s[:LZF_EXACT_LIMIT], LZF_EXACT_LIMIT - 4)
+    return head * len(s) // LZF_EXACT_LIMIT if head else 0
+
+
+def _literal_tail(ip: int, in_end: int, lit: int, op: int, out_len: int) -> int:
+    """The last (at most 2) bytes go out as literals; returns the final output length."""
+    while ip < in_end:
+        lit += 1
+        op += 1
+        ip += 1
+        if lit == _MAX_LIT:
+            lit = 0
+            op += 1
+    return op - (not lit)
+
+
+# --- listpacks (listpack.c) -------------------------------------------------------------------------
+def _lp_int(v: int) -> bytes:
+    if 0 <= v <= 127:
+        return bytes((v,))
+    if -4096 <= v <= 4095:
+        u = v & 0x1FFF
+        return bytes((0xC0 | (u >> 8), u & 0xFF))
+    for tag, width in ((0xF1, 2), (0xF2, 3), (0xF3, 4)):
+        if -(1 << (8 * width - 1)) <= v < 1 << (8 * width - 1):
+            return bytes((tag,)) + (v & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    return b"\xf4" + struct.pack("<q", v)
+
+
+def _lp_backlen(n: int) -> bytes:
+    if n <= 127:
+        return bytes((n,))
+    if n < 16383:
+        return bytes((n >> 7, (n & 127) | 128))
+    if n < 2097151:
+        return bytes((n >> 14, ((n >> 7) & 127) | 128, (n & 127) | 128))
+    if n < 268435455:
+        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128))
+    return bytes((n >> 28, ((n >> 21) & 127) | 128, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128))
+
+
+def lp_entry(s: bytes | int) -> bytes:
+    """One listpack element with its backlen: an integer when the string is a canonical int64."""
+    v = s if isinstance(s, int) else canonical_int(s)
+    if v is not None:
+        enc = _lp_int(v)
+    else:
+        n = len(s)  # type: ignore[arg-type]
+        if n < 64:
+            enc = bytes((0x80 | n,)) + s  # type: ignore[operator]
+        elif n < 4096:
+            enc = bytes((0xE0 | (n >> 8), n & 0xFF)) + s  # type: ignore[operator]
+        else:
+            enc = b"\xf0" + struct.pack("<I", n) + s  # type: ignore[operator]
+    return enc + _lp_backlen(len(enc))
+
+
+def listpack(entries: list[bytes]) -> bytes:
+    """A whole listpack: total bytes, element count (65535 = unknown), elements, 0xFF."""
+    body = b"".join(entries)
+    return struct.pack("<IH", 6 + len(body) + 1, min(len(entries), 65535)) + body + b"\xff"
+
+
+def d2string(score: float) -> bytes:
+    """Redis 7.0's d2string, which is how a zset listpack stores a score."""
+    if score != score:
+        return b"nan"
+    if score in (float("inf"), float("-inf")):
+        return b"inf" if score > 0 else b"-inf"
+    if score == 0:
+        return b"-0" if str(score).startswith("-") else b"0"
+    if -(2.0**63) < score < 2.0**63 and score == int(score):
+        return b"%d" % int(score)
+    return b"%.17g" % score
+
+
+# --- per type ------------------------------------------------------------------------------------------
+def value_size(value: Any, type_name: bytes, encoding: bytes) -> int:
+    """rdbSavedObjectLen for a value of this Redis type and OBJECT ENCODING."""
+    if type_name == b"string":
+        return string_value_size(value, encoding == b"int")
+    if type_name == b"list":
+        return _list_size(list(value))
+    if type_name == b"set":
+        if encoding == b"intset":
+            return raw_string_size(_intset(value))
+        return len_size(len(value)) + sum(raw_string_size(m) for m in value)
+    if type_name == b"hash":
+        if encoding == b"listpack":
+            return raw_string_size(listpack([lp_entry(x) for kv in value.items() for x in kv]))
+        return len_size(len(value)) + sum(raw_string_size(f) + raw_string_size(v) for f, v in value.items())
+    if type_name == b"zset":
+        items = list(value.items())
+        if encoding == b"listpack":
+            return raw_string_size(listpack([lp_entry(x) for m, s in items for x in (m, d2string(s))]))
+        return len_size(len(items)) + sum(raw_string_size(m) + 8 for m, _ in items)
+    if type_name == b"stream":
+        return _stream_size(value)
+    raise ValueError(f"no RDB encoding for {type_name!r}")
+
+
+def _intset(members: Any) -> bytes:
+    ints = sorted(int(m) for m in members)
+    width = 2
+    if ints and (ints[0] < -(1 << 15) or ints[-1] >= 1 << 15):
+        width = 4 if ints[0] >= -(1 << 31) and ints[-1] < 1 << 31 else 8
+    fmt = {2: "h", 4: "i", 8: "q"}[width]
+    return struct.pack(f"<II{len(ints)}{fmt}", width, len(ints), *ints)
+
+
+def list_nodes(items: list[bytes]) -> list[list[bytes]]:
+    """Quicklist nodes as RPUSH fills them under fill -2 (_quicklistNodeAllowInsert)."""
+    nodes: list[list[bytes]] = []
+    node: list[bytes] = []
+    size = 0
+    for item in items:
+        n = len(item)
+        if n >= _PACKED_THRESHOLD:
+            if node:
+                nodes.append(node)
+            nodes.append([item])
+            node, size = [], 0
+            continue
+        overhead = (1 if n < 254 else 5) + (1 if n < 64 else 2 if n < 16384 else 5)
+        if node and size + n + overhead <= SIZE_SAFETY_LIMIT:
+            node.append(item)
+            size += len(lp_entry(item))
+        else:
+            if node:
+                nodes.append(node)
+            node = [item]
+            size = 7 + len(lp_entry(item))
+    if node:
+        nodes.append(node)
+    return nodes
+
+
+def _list_size(items: list[bytes]) -> int:
+    nodes = list_nodes(items)
+    total = len_size(len(nodes))
+    for node in nodes:
+        total += 1  # the node's container kind (PLAIN / PACKED)
+        if len(node) == 1 and len(node[0]) >= _PACKED_THRESHOLD:
+            total += raw_string_size(node[0])
+        else:
+            total += raw_string_size(listpack([lp_entry(x) for x in node]))
+    return total
+
+
+def quicklist_info(items: Any) -> tuple[int, int, int]:
+    """(nodes, elements, total listpack bytes) of the node layout used for the list's length."""
+    elements = list(items)
+    nodes = list_nodes(elements)
+    return len(nodes), len(elements), sum(len(listpack([lp_entry(x) for x in node])) for node in nodes)
+
+
+def _stream_node(value: Any, index: int) -> bytes | None:
+    """A stream node's listpack rebuilt from its live entries (None when it has deleted ones)."""
+    node = value.nodes[index]
+    if node.deleted:
+        return None
+    end = value.node_keys[index + 1] if index + 1 < len(value.nodes) else None
+    fields = node.fields
+    master_ms, master_seq = node.master_id
+    out = [lp_entry(node.count), lp_entry(0), lp_entry(len(fields)), *map(lp_entry, fields), lp_entry(0)]
+    for sid in value.entries.irange(node.master_id, end):
+        if end is not None and sid >= end:
+            break
+        pairs = value.entries[sid]
+        same = tuple(pairs[0::2]) == fields
+        out += [lp_entry(2 if same else 0), lp_entry(sid[0] - master_ms), lp_entry(sid[1] - master_seq)]
+        if same:
+            out += [lp_entry(v) for v in pairs[1::2]]
+            out.append(lp_entry(len(fields) + 3))
+        else:
+            out.append(lp_entry(len(pairs) // 2))
+            out += [lp_entry(x) for x in pairs]
+            out.append(lp_entry(len(pairs) + 4))
+    return listpack(out)
+
+
+def _stream_size(value: Any) -> int:
+    total = len_size(len(value.nodes))
+    for i, node in enumerate(value.nodes):
+        total += 1 + 16  # the node key: master id as 16 raw bytes
+        blob = _stream_node(value, i)
+        total += raw_string_size(blob) if blob is not None else len_size(node.lp_bytes()) + node.lp_bytes()
+    ids = (value.last_id, value.first_id, value.max_deleted_id)
+    total += len_size(len(value)) + sum(len_size(ms) + len_size(seq) for ms, seq in ids)
+    total += len_size(value.entries_added) + len_size(len(value.groups))
+    for name, group in value.groups.items():
+        total += raw_string_size(name) + len_size(group.last_id[0]) + len_size(group.last_id[1])
+        total += len_size(group.entries_read & 0xFFFFFFFFFFFFFFFF)  # -1 is saved as a u64
+        total += len_size(len(group.pel)) + sum(16 + 8 + len_size(nack.delivery_count) for nack in group.pel.values())
+        total += len_size(len(group.consumers))
+        for consumer in group.consumers.values():
+            total += raw_string_size(consumer.name) + 8 + len_size(len(consumer.pel)) + 16 * len(consumer.pel)
+    return total
+
