@@ -1,6 +1,6 @@
 """Build hook for respdb's one C extension; everything else is in pyproject.toml.
 
-respdb._dispatch is the command loop of respdb/commands/dispatch.py in C. It is optional: when it
+respdb._speedups is the command loop of respdb/commands/dispatch.py in C. It is optional: when it
 cannot be compiled (no C compiler) the install still succeeds and the pure-Python loop runs.
 """
 
@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "respdb._dispatch",
-            sources=["respdb/_dispatch.c"],
+            "respdb._speedups",
+            sources=["respdb/_speedups.c"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wno-missing-field-initializers"],
         )

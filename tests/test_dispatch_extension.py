@@ -1,4 +1,4 @@
-"""respdb._dispatch (the command loop in C) against its Python reference, reply for reply.
+"""respdb._speedups (the command loop in C) against its Python reference, reply for reply.
 
 The C loop caches the server's flags, the client's protocol and its plain state per batch and
 refreshes them after commands that can change them; these tests pipeline random mixtures of data
@@ -80,13 +80,13 @@ def test_dispatch_c_loop_matches_python_reference(servers: tuple[ServerProcess, 
 
 
 def test_dispatch_extension_is_built_and_used() -> None:
-    """The install builds respdb._dispatch (gcc is on every machine here); if it silently failed to
+    """The install builds respdb._speedups (gcc is on every machine here); if it silently failed to
     compile, the server would fall back to the Python loop and this test says so."""
     code = "from respdb.commands import dispatch; print(dispatch.execute_batch.__module__, type(dispatch.execute_batch).__name__)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("RESPDB_NO_EXTENSIONS", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.split() == ["respdb._dispatch", "builtin_function_or_method"]
+    assert out.split() == ["respdb._speedups", "builtin_function_or_method"]
 
 
 def test_dispatch_stats_and_latency_counted_by_c_loop(servers: tuple[ServerProcess, ServerProcess]) -> None:

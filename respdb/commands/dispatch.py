@@ -122,7 +122,7 @@ def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: 
     The loop body's first branch is the hot path: a plain client (authenticated, not in MULTI, not
     subscribed, replies on) running a command without subcommands. It runs the handler inline and
     skips every hook that has nothing to do; one loop per batch instead of one call per command is
-    what keeps per-request overhead near the floor. respdb/_dispatch.c is this function in C (used
+    what keeps per-request overhead near the floor. respdb/_speedups.c is this function in C (used
     when built); the two are kept step for step the same.
     """
     server = client.server
@@ -374,17 +374,17 @@ ALREADY_PROPAGATED: list[bytes] = [b"<already propagated>"]
 
 
 def _load_extension() -> Any:
-    """respdb._dispatch (the loop above in C) unless it is missing or RESPDB_NO_EXTENSIONS is set."""
+    """respdb._speedups (the loop above in C) unless it is missing or RESPDB_NO_EXTENSIONS is set."""
     if os.environ.get("RESPDB_NO_EXTENSIONS"):
         return None
     try:
-        from respdb import _dispatch
+        from respdb import _speedups
     except ImportError:
         return None
     from respdb.commands.registry import CommandSpec as _Spec
 
-    _dispatch.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec)
-    return _dispatch
+    _speedups.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec)
+    return _speedups
 
 
 _ext = _load_extension()

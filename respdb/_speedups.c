@@ -1,4 +1,8 @@
-/* respdb._dispatch: the per-batch command loop of respdb/commands/dispatch.py in C.
+/* respdb._speedups: the two per-request hot spots in C.
+ *
+ * 1. split_requests: respdb/protocol/parser.py's hiredis fast path (`_feed_hiredis`): feed a read
+ *    to a hiredis.Reader and collect whole multibulk commands, checking each argument.
+ * 2. execute_batch: the per-batch command loop of respdb/commands/dispatch.py.
  *
  * Why: at redis-benchmark -P 16 the interpreted loop around each handler (lookup, arity, timing,
  * stats, reply encoding) cost about as much as the handler itself; `python -m benchmarks.layers`
@@ -348,7 +352,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     if (g_lookup == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "respdb._dispatch is not configured");
+        PyErr_SetString(PyExc_RuntimeError, "respdb._speedups is not configured");
         return NULL;
     }
     PyObject *client = args[0], *out = args[2];
@@ -550,18 +554,127 @@ finish:
     return failed ? NULL : PyLong_FromSsize_t(done);
 }
 
+static PyObject *s_feed, *s_gets, *s_has_data, *g_probe;
+
+/* A run of `*` then 6+ digits (a count of 100000 or more, or a negative one of 6+ digits): hiredis
+ * preallocates the whole array for the count, so such reads go to the exact parser. Same test as
+ * parser.py's _BIG_COUNT regex. */
+static int has_big_count(const char *p, Py_ssize_t n)
+{
+    const char *end = p + n;
+    while ((p = memchr(p, '*', end - p)) != NULL) {
+        const char *q = ++p;
+        if (q < end && *q == '-')
+            q++;
+        int digits = 0;
+        while (q < end && digits < 6 && *q >= '0' && *q <= '9') {
+            q++;
+            digits++;
+        }
+        if (digits == 6)
+            return 1;
+    }
+    return 0;
+}
+
+/* split_requests(reader, data, max_len) -> list of argv lists, or None: the read is not plain whole
+ * multibulk commands (or hiredis disliked it) and must go to the exact parser with a fresh reader. */
+static PyObject *split_requests(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "split_requests(reader, data: bytes, max_len)");
+        return NULL;
+    }
+    PyObject *reader = args[0], *data = args[1];
+    Py_ssize_t max_len = PyLong_AsSsize_t(args[2]);
+    if (max_len == -1 && PyErr_Occurred())
+        return NULL;
+    if (has_big_count(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)))
+        Py_RETURN_NONE;
+    PyObject *r = PyObject_CallMethodOneArg(reader, s_feed, data);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    PyObject *cmds = PyList_New(0);
+    if (cmds == NULL)
+        return NULL;
+    PyObject *gets = PyObject_GetAttr(reader, s_gets);
+    if (gets == NULL)
+        goto bad;
+    for (;;) {
+        PyObject *cmd = PyObject_CallNoArgs(gets);
+        if (cmd == NULL)
+            goto fallback;
+        if (cmd == Py_False) {
+            Py_DECREF(cmd);
+            break;
+        }
+        if (!PyList_CheckExact(cmd)) {
+            Py_DECREF(cmd);
+            goto fallback;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(cmd);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *arg = PyList_GET_ITEM(cmd, i);
+            if (!PyBytes_CheckExact(arg) || PyBytes_GET_SIZE(arg) > max_len) {
+                Py_DECREF(cmd);
+                goto fallback;
+            }
+        }
+        int rc = n ? PyList_Append(cmds, cmd) : 0; /* `*0` and `*-1` are skipped, as Redis does */
+        Py_DECREF(cmd);
+        if (rc < 0)
+            goto bad;
+    }
+    /* hiredis does not say whether it stopped inside a command, so probe with an empty array: it
+     * comes back as [] only when the reader was at a command boundary. */
+    if ((r = PyObject_CallMethodOneArg(reader, s_feed, g_probe)) == NULL)
+        goto fallback;
+    Py_DECREF(r);
+    PyObject *probe = PyObject_CallNoArgs(gets);
+    if (probe == NULL)
+        goto fallback;
+    int boundary = PyList_CheckExact(probe) && PyList_GET_SIZE(probe) == 0;
+    Py_DECREF(probe);
+    if (!boundary)
+        goto fallback;
+    if ((r = PyObject_CallMethodNoArgs(reader, s_has_data)) == NULL)
+        goto fallback;
+    boundary = r == Py_False;
+    Py_DECREF(r);
+    if (!boundary)
+        goto fallback;
+    Py_DECREF(gets);
+    return cmds;
+fallback:
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            goto bad;
+        PyErr_Clear();
+    }
+    Py_XDECREF(gets);
+    Py_DECREF(cmds);
+    Py_RETURN_NONE;
+bad:
+    Py_XDECREF(gets);
+    Py_DECREF(cmds);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"split_requests", (PyCFunction)(void (*)(void))split_requests, METH_FASTCALL,
+     "split_requests(reader, data, max_len) -> list | None: parser.py's hiredis fast path in C."},
     {"configure", configure, METH_VARARGS, "Hand over the objects the loop needs (dispatch.py calls it once)."},
     {"execute_batch", (PyCFunction)(void (*)(void))execute_batch, METH_FASTCALL,
      "execute_batch(client, cmds, out, honor_pause=True) -> int: dispatch.execute_batch in C."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "respdb._dispatch", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "respdb._speedups", NULL, -1, methods};
 
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
 
-PyMODINIT_FUNC PyInit__dispatch(void)
+PyMODINIT_FUNC PyInit__speedups(void)
 {
     INTERN(s_server, "server");
     INTERN(s_keyspace, "keyspace");
@@ -585,5 +698,10 @@ PyMODINIT_FUNC PyInit__dispatch(void)
     INTERN(s_block_client, "block_client");
     INTERN(s_blocked, "blocked");
     INTERN(s_close_after_reply, "close_after_reply");
+    INTERN(s_feed, "feed");
+    INTERN(s_gets, "gets");
+    INTERN(s_has_data, "has_data");
+    if ((g_probe = PyBytes_FromString("*0\r\n")) == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }
