@@ -8,8 +8,8 @@ each sent as variadic commands of --batch elements, --depth commands per write (
 connection whose requests are all encoded before the clock starts, so the client costs little.
 Reported as elements/s and server CPU µs per element (from /proc, as in redis_benchmark.py).
 
-Reads, --queries each at the same pipeline depth: LRANGE of 100 elements at random offsets of the big
-list, ZRANGE (by rank) and ZRANGEBYSCORE 100-element windows at random places in the big sorted set,
+Reads, --queries each at the same pipeline depth: LRANGE of 100 elements and LINDEX at random offsets of
+the big list, ZRANGE (by rank) and ZRANGEBYSCORE 100-element windows at random places in the big sorted set,
 HGETALL of a 1000-field hash and SMEMBERS of a 1000-member set (small keys made beside the big ones).
 Reported as operations/s and server CPU µs per operation. Both servers get the same random offsets.
 The servers take turns over --rounds (A B, B A, ...), each pinned to core 0; medians are reported.
@@ -94,6 +94,7 @@ def read_workloads(n: int, queries: int, depth: int, seed: int) -> dict[str, lis
     offsets = [rng.randrange(0, max(1, n - WINDOW)) for _ in range(queries)]
     work = {
         "LRANGE 100 @random": [encode(b"LRANGE", b"biglist", b"%d" % o, b"%d" % (o + WINDOW - 1)) for o in offsets],
+        "LINDEX @random": [encode(b"LINDEX", b"biglist", b"%d" % o) for o in offsets],
         "ZRANGE 100 @random": [encode(b"ZRANGE", b"bigzset", b"%d" % o, b"%d" % (o + WINDOW - 1)) for o in offsets],
         "ZRANGEBYSCORE 100 @random": [encode(b"ZRANGEBYSCORE", b"bigzset", b"%d" % o, b"%d" % (o + WINDOW - 1)) for o in offsets],
         f"HGETALL {SMALL} fields": [encode(b"HGETALL", b"smallhash")] * queries,

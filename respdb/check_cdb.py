@@ -27,7 +27,7 @@ CHUNK = 512  # elements per command when a collection is exported
 
 def _type_name(value: Any) -> str:
     name = value.__class__.__name__
-    return {"bytes": "string", "dict": "hash", "deque": "list", "set": "set", "ZSet": "zset", "Stream": "stream"}.get(name, name)
+    return {"bytes": "string", "dict": "hash", "QuickList": "list", "set": "set", "ZSet": "zset", "Stream": "stream"}.get(name, name)
 
 
 def _score(score: float) -> bytes:

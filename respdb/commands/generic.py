@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy as _copy
-from collections import deque
 
 from respdb import errors
 from respdb.commands import encoding_history
@@ -155,8 +154,6 @@ def clone_value(value: object) -> object:
         return value
     if value.__class__ in (dict, set):
         return value.copy()  # type: ignore[attr-defined]
-    if value.__class__ is deque:
-        return deque(value)  # type: ignore[call-overload]
     clone = getattr(value, "clone", None)
     return clone() if clone is not None else _copy.deepcopy(value)
 

@@ -1,15 +1,14 @@
 """List commands: pushes, pops, ranges, LPOS, LMOVE, LMPOP (the blocking pops are in lists_blocking.py).
 
-A list is a `collections.deque` of bytes: O(1) at both ends like Redis's quicklist, so LPUSH on a
-million-element list costs what it costs on an empty one. Argument checks happen in Redis's order
+A list is a `QuickList` (storage/quicklist.py): chunks of bytes, O(1) at both ends like Redis's
+quicklist, so LPUSH on a million-element list costs what it costs on an empty one, and O(log n) by
+index, so LINDEX/LSET/LRANGE in the middle of it are as cheap as at the ends. Argument checks happen in Redis's order
 (some commands look the key up before parsing the rest), because the first error wins the reply.
 Every push signals the key ready so clients blocked on it are served after the command.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import islice
 from typing import Any
 
 from respdb import errors
@@ -21,8 +20,9 @@ from respdb.errors import CommandError
 from respdb.protocol.types import NULL_ARRAY, OK, Raw
 from respdb.server.client import Client
 from respdb.storage.keyspace import Database, WrongType
+from respdb.storage.quicklist import QuickList
 
-ENCODERS[deque] = lambda config, value: b"quicklist"  # Redis 7.0 keeps every list in a quicklist
+ENCODERS[QuickList] = lambda config, value: b"quicklist"  # Redis 7.0 keeps every list in a quicklist
 
 _LEFT, _RIGHT = b"left", b"right"
 _EMPTY_ARRAY = Raw(b"*0\r\n")
@@ -53,15 +53,15 @@ def parse_where(raw: bytes) -> bool:
     raise CommandError(errors.SYNTAX)
 
 
-def list_at(db: Database, key: bytes) -> deque[bytes] | None:
+def list_at(db: Database, key: bytes) -> QuickList | None:
     """The list at `key`, None if missing, WRONGTYPE if the key holds another type."""
     value = db.get(key)
-    if value is not None and value.__class__ is not deque:
+    if value is not None and value.__class__ is not QuickList:
         raise WrongType()
     return value
 
 
-def _removed(db: Database, key: bytes, value: deque[bytes], event: str) -> None:
+def _removed(db: Database, key: bytes, value: QuickList, event: str) -> None:
     """Record a removal: the list event, then `del` if that emptied (and so deleted) the list."""
     db.changed(key, "l", event)
     if not value:
@@ -76,9 +76,9 @@ def _push(ctx: Client, key: bytes, elements: tuple[bytes, ...], left: bool, only
     if value is None:
         if only_existing:
             return 0
-        value = deque()
+        value = QuickList()
         db.add(key, value)
-    elif value.__class__ is not deque:
+    elif value.__class__ is not QuickList:
         raise WrongType()
     if left:
         value.extendleft(elements)  # pushes one by one, so `LPUSH k a b` gives [b, a] as in Redis
@@ -111,10 +111,10 @@ def rpushx(ctx: Client, key: bytes, *elements: bytes) -> int:
 
 
 # --- pops --------------------------------------------------------------------------------------
-def pop_many(db: Database, key: bytes, value: deque[bytes], left: bool, count: int) -> list[bytes]:
+def pop_many(db: Database, key: bytes, value: QuickList, left: bool, count: int) -> list[bytes]:
     """Pop up to `count` elements from one end (value non-empty), with events and empty-key deletion."""
-    take = value.popleft if left else value.pop
-    out = [take() for _ in range(min(count, len(value)))]
+    n = min(count, len(value))
+    out = value.popleft_many(n) if left else value.pop_many(n)
     _removed(db, key, value, "lpop" if left else "rpop")
     return out
 
@@ -156,16 +156,6 @@ def llen(ctx: Client, key: bytes) -> int:
     return 0 if value is None else len(value)
 
 
-def _slice(value: deque[bytes], start: int, stop: int) -> list[bytes]:
-    """Elements start..stop inclusive (already clamped), walking in from the nearer end."""
-    n = len(value)
-    if start <= n - 1 - stop:
-        return list(islice(value, start, stop + 1))
-    out = list(islice(reversed(value), n - 1 - stop, n - start))
-    out.reverse()
-    return out
-
-
 def bulk_array(items: list[bytes]) -> Raw:
     """Pre-encoded array of bulk strings (identical in RESP2 and RESP3).
 
@@ -197,7 +187,7 @@ def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> Raw:
         return _EMPTY_ARRAY
     if e >= n:
         e = n - 1
-    return bulk_array(_slice(value, s, e))
+    return bulk_array(value.range(s, e + 1))
 
 
 @command("lindex")
@@ -254,28 +244,7 @@ def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> int:
     value = list_at(db, key)
     if value is None:
         return 0
-    if limit == 0:
-        kept = [x for x in value if x != element]
-        removed = len(value) - len(kept)
-        if removed:
-            value.clear()
-            value.extend(kept)
-    else:
-        # Walk from the requested end, dropping the first |count| matches.
-        items = list(value) if limit > 0 else list(reversed(value))
-        todo = abs(limit)
-        kept = []
-        for x in items:
-            if todo and x == element:
-                todo -= 1
-            else:
-                kept.append(x)
-        removed = len(items) - len(kept)
-        if removed:
-            if limit < 0:
-                kept.reverse()
-            value.clear()
-            value.extend(kept)
+    removed = value.remove(element, limit)  # count > 0 from the head, < 0 from the tail, 0 all
     if removed:
         _removed(db, key, value, "lrem")
     return removed
@@ -300,13 +269,7 @@ def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> object:
     else:
         e = min(e, n - 1)
         left, right = s, n - e - 1
-    if left + right == n:
-        value.clear()
-    else:
-        for _ in range(left):
-            value.popleft()
-        for _ in range(right):
-            value.pop()
+    value.trim(left, right)
     dirty = ctx.keyspace.dirty
     _removed(db, key, value, "ltrim")
     if left + right == 0:
@@ -339,30 +302,22 @@ def lpos(ctx: Client, key: bytes, element: bytes, *opts: bytes) -> Any:
     value = list_at(ctx.db, key)
     if value is None:
         return [] if count != -1 else None
-    n = len(value)
-    items = reversed(value) if from_tail else iter(value)
-    if maxlen:
-        items = islice(items, maxlen)
-    matches = 0
     out: list[int] = []
-    for index, x in enumerate(items):
-        if x == element:
-            matches += 1
-            if matches >= rank:
-                pos = n - index - 1 if from_tail else index
-                if count == -1:
-                    return pos
-                out.append(pos)
-                if count and _wrap64(matches - rank + 1) >= count:
-                    break
+    for matches, pos in enumerate(value.positions(element, from_tail, maxlen), 1):
+        if matches >= rank:
+            if count == -1:
+                return pos
+            out.append(pos)
+            if count and _wrap64(matches - rank + 1) >= count:
+                break
     return out if count != -1 else None
 
 
 # --- moves -------------------------------------------------------------------------------------
-def move_push(db: Database, dst: bytes, dst_value: deque[bytes] | None, element: bytes, to_left: bool) -> None:
+def move_push(db: Database, dst: bytes, dst_value: QuickList | None, element: bytes, to_left: bool) -> None:
     """The push half of LMOVE (Redis's lmoveHandlePush): creates the destination when missing."""
     if dst_value is None:
-        dst_value = deque()
+        dst_value = QuickList()
         db.add(dst, dst_value)
     if to_left:
         dst_value.appendleft(element)
@@ -401,7 +356,7 @@ def parse_mpop(args: tuple[bytes, ...]) -> tuple[list[bytes], bool, int]:
     return keys, not right, count
 
 
-def mpop_key(ctx: Client, db: Database, key: bytes, value: deque[bytes], left: bool, count: int) -> list[Any]:
+def mpop_key(ctx: Client, db: Database, key: bytes, value: QuickList, left: bool, count: int) -> list[Any]:
     """Pop from one non-empty list for [B]LMPOP; logged as [LR]POP key n with n what was taken."""
     n = min(count, len(value))
     ctx.propagate_argv = [b"LPOP" if left else b"RPOP", key, b"%d" % n]

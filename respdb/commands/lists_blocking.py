@@ -8,7 +8,6 @@ write is logged as the non-blocking command Redis propagates (BLPOP → LPOP key
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from respdb.commands.args import to_timeout
@@ -17,6 +16,7 @@ from respdb.commands.lists import list_at, move_element, move_push, mpop_key, pa
 from respdb.commands.registry import command
 from respdb.protocol.types import NULL_ARRAY
 from respdb.server.client import Client
+from respdb.storage.quicklist import QuickList
 
 # Beyond this a timer is pointless (and some event loops reject such delays): wait forever instead.
 
@@ -35,7 +35,7 @@ def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: An
     def serve() -> Any:
         key = block.ready_key
         value = db.get(key)
-        if value is None or value.__class__ is not deque or not value:
+        if value is None or value.__class__ is not QuickList or not value:
             return NOT_READY  # a key of another type keeps its waiters blocked, as in Redis 7.0
         return serve_key(key, value)
 
@@ -53,7 +53,7 @@ def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Any:
             ctx.propagate_argv = [name, key]
             return [key, pop_many(db, key, value, left, 1)[0]]
 
-    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+    def serve_key(key: bytes, value: QuickList) -> Any:
         ctx.propagate_argv = [name, key]
         return [key, pop_many(db, key, value, left, 1)[0]]
 
@@ -79,7 +79,7 @@ def _blmove(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool,
         ctx.propagate_argv = logged
         return move_element(ctx, src, dst, from_left, to_left)
 
-    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+    def serve_key(key: bytes, value: QuickList) -> Any:
         # WRONGTYPE on the destination unblocks the waiter with that error, as Redis does.
         dst_value = value if dst == src else list_at(db, dst)
         element = value.popleft() if from_left else value.pop()
@@ -118,7 +118,7 @@ def blmpop(ctx: Client, timeout: bytes, *args: bytes) -> Any:
         if value:
             return mpop_key(ctx, db, key, value, left, count)
 
-    def serve_key(key: bytes, value: deque[bytes]) -> Any:
+    def serve_key(key: bytes, value: QuickList) -> Any:
         return mpop_key(ctx, db, key, value, left, count)
 
     return _block(ctx, keys, deadline, serve_key)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import deque
 from fractions import Fraction
 from itertools import islice
 
@@ -21,6 +20,7 @@ from respdb.commands.sets import ordered
 from respdb.errors import CommandError, err
 from respdb.server.client import Client
 from respdb.storage.keyspace import TYPE_NAMES, Database, WrongType
+from respdb.storage.quicklist import QuickList
 
 # What strtod consumes whole (after leading white space): decimal, hex float, or inf/infinity.
 # NaN parses too, but SORT rejects it, so it is left out here.
@@ -183,12 +183,18 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
 
     if dontsort and kind != b"set":
         # Lists and sorted sets keep their own order (reversed for DESC); LIMIT picks a range of it.
-        if kind == b"list":
-            seq = reversed(value) if desc else iter(value)  # type: ignore[call-overload]
+        if end < start:
+            chosen = []
+        elif kind == b"list" and value:
+            if desc:  # positions start..end counted from the tail
+                chosen = value.range(size - 1 - end, size - start)  # type: ignore[union-attr]
+                chosen.reverse()
+            else:
+                chosen = value.range(start, end + 1)  # type: ignore[union-attr]
         else:
-            members = [m for m, _ in value.items()]  # type: ignore[union-attr]
+            members = [m for m, _ in value.items()] if kind == b"zset" else []  # type: ignore[union-attr]
             seq = reversed(members) if desc else iter(members)
-        chosen = list(islice(seq, start, end + 1)) if end >= start else []
+            chosen = list(islice(seq, start, end + 1))
     else:
         if kind == b"set":
             elements = ordered(ctx.server.config, value)  # type: ignore[arg-type]
@@ -205,9 +211,9 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
             return chosen
         return [lookup_by_pattern(db, g, el) for el in chosen for g in gets]
     if gets:
-        stored = deque(lookup_by_pattern(db, g, el) or b"" for el in chosen for g in gets)
+        stored = QuickList(lookup_by_pattern(db, g, el) or b"" for el in chosen for g in gets)
     else:
-        stored = deque(chosen)
+        stored = QuickList(chosen)
     if stored:
         if db.get(store) is None:
             db.add(store, stored)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from collections import deque
 from itertools import accumulate, chain
 from typing import Any
+
+from respdb.storage.quicklist import QuickList
 
 T_STRING, T_HASH, T_LIST, T_SET, T_ZSET, T_STREAM = 0, 1, 2, 3, 4, 5
 _WIDE = 0x80  # tag bit: the length array is u64, not u32
@@ -127,7 +128,7 @@ def encode_value(value: Any, out: list[bytes]) -> None:
     if cls is dict:
         items = list(chain.from_iterable(value.items()))
         tag, count = T_HASH, len(value)
-    elif cls is deque:
+    elif cls is QuickList:
         items, tag, count = list(value), T_LIST, len(value)
     elif cls is set:
         items, tag, count = list(value), T_SET, len(value)
@@ -184,7 +185,7 @@ def decode_value(r: Reader) -> Any:
         return value
     items = r.blobs(n, wide)
     if tag == T_LIST:
-        return deque(items)
+        return QuickList.from_list(items)
     if tag == T_SET:
         value = set(items)
         if len(value) != n:

@@ -31,6 +31,7 @@ from respdb.config import LLONG_MAX, PARAMS, ConfigError, Param, param, parse_me
 from respdb.server.hooks import on_server_init
 from respdb.server.info import rss_bytes
 from respdb.storage.keyspace import LFU_INIT_VAL, Database, LFUCounters, now_ms
+from respdb.storage.quicklist import QuickList
 
 if TYPE_CHECKING:
     from respdb.commands.registry import CommandSpec
@@ -88,6 +89,18 @@ def deep_size(obj: Any, samples: int, depth: int = 0) -> int:
             total = 0
             for k, v in itertools.islice(obj.items(), limit):
                 total += deep_size(k, samples, depth + 1) + deep_size(v, samples, depth + 1)
+                taken += 1
+            size += total * n // taken
+        return size
+    if cls is QuickList:
+        # The layout is measured whole (O(chunks)); elements are sampled like any sequence's.
+        size += obj.container_bytes()
+        n = len(obj)
+        if n:
+            taken = 0
+            total = 0
+            for v in itertools.islice(obj, limit):
+                total += deep_size(v, samples, depth + 1)
                 taken += 1
             size += total * n // taken
         return size
