@@ -91,8 +91,9 @@ class Persistence:
         path = self.path
         start = time.monotonic()
         if os.path.exists(path):
+            progress = self.load_progress("CDB")
             try:
-                loaded = snapshot.read_file(path, phrase)
+                loaded = snapshot.read_file(path, phrase, progress=progress)
                 snapshot.install_into(self.server.keyspace, loaded)
                 install_functions(loaded)
             except snapshot.SnapshotError as exc:
@@ -108,6 +109,10 @@ class Persistence:
         if self.config.appendonly:
             # No log yet: start one holding the data just loaded, so nothing depends on the .cdb later.
             self.aof.create_from_memory()
+
+    def load_progress(self, what: str) -> snapshot.LoadProgress:
+        """The progress reporter of a load at start."""
+        return snapshot.LoadProgress(self.server.log, what, self.config.loading_process_events_interval_bytes)
 
     # --- saving ----------------------------------------------------------------------------------
     def save_now(self) -> None:

@@ -39,11 +39,17 @@ class Replayer:
         self.client = client
         self.multi: list[list[bytes]] | None = None
 
-    def run_stream(self, buf: bytes, pos: int, passphrase: bytes | None, top: bool) -> tuple[int, bool]:
-        """Apply the commands in buf[pos:]; returns (offset of the last whole unit, torn tail?)."""
+    def run_stream(
+        self, buf: bytes, pos: int, passphrase: bytes | None, top: bool, progress: snapshot.LoadProgress | None = None
+    ) -> tuple[int, bool]:
+        """Apply the commands in buf[pos:]; returns (offset of the last whole unit, torn tail?).
+        `progress` hears the offset reached in buf (a CDB preamble reports on its own)."""
         if top and snapshot.is_snapshot(buf, pos):
+            preamble = None
+            if progress is not None:
+                preamble = snapshot.LoadProgress(self.server.log, "CDB preamble", progress.interval)
             try:
-                loaded = snapshot.parse(buf, passphrase, pos=pos)
+                loaded = snapshot.parse(buf, passphrase, pos=pos, progress=preamble)
                 snapshot.install_into(self.server.keyspace, loaded)
                 install_functions(loaded)
             except snapshot.SnapshotError as exc:
@@ -54,6 +60,8 @@ class Replayer:
         reader = hiredis.Reader()
         fed = pos
         end = len(buf)
+        # Progress can be reported only between slices: a step smaller than a slice makes them smaller.
+        step = min(_SLICE, progress.interval) if progress is not None else _SLICE
         index = 0
         multi_at = 0
         while True:
@@ -62,12 +70,15 @@ class Replayer:
             except hiredis.ProtocolError:
                 argv = None
             if argv is False:
+                # Every whole command fed so far has been applied: a good moment to report.
+                if progress is not None and fed >= progress.next_at:
+                    progress.report(min(fed, end), end, self.keys())
                 if fed >= end:
                     break
                 # Fed in slices: the reader compacts its buffer as it goes, which is quadratic
                 # over one huge buffer.
-                reader.feed(buf, fed, min(_SLICE, end - fed))
-                fed += _SLICE
+                reader.feed(buf, fed, min(step, end - fed))
+                fed += step
                 continue
             if argv.__class__ is not list or not argv or not all(a.__class__ is bytes for a in argv):
                 at = self._offset_of(buf, pos, index)
@@ -94,6 +105,9 @@ class Replayer:
         if torn:
             return self._offset_of(buf, pos, index), True
         return len(buf), False
+
+    def keys(self) -> int:
+        return sum(len(db.data) for db in self.server.keyspace.dbs)
 
     def _offset_of(self, buf: bytes, pos: int, index: int) -> int:
         """Byte offset where command number `index` (0-based) starts."""
@@ -128,12 +142,13 @@ def load_log(aof: AOF, passphrase: bytes | None) -> None:
         raise StartupError(f"Can't open the append only file {shown}: {exc.strerror}") from None
     start = time.monotonic()
     replay = Replayer(aof.server, shown)
+    progress = aof.p.load_progress("AOF")
     aof.loading = True
     try:
         if buf.startswith(MAGIC_AOF):
-            valid, truncated = _load_encrypted(aof, buf, passphrase, replay, shown)
+            valid, truncated = _load_encrypted(aof, buf, passphrase, replay, shown, progress)
         else:
-            valid, truncated = replay.run_stream(buf, 0, passphrase, top=True)
+            valid, truncated = replay.run_stream(buf, 0, passphrase, top=True, progress=progress)
     finally:
         aof.loading = False
         aof.server.propagation.clear()
@@ -160,7 +175,9 @@ def load_log(aof: AOF, passphrase: bytes | None) -> None:
     if aof.sealer is None and passphrase is not None:
         aof.rewrite_scheduled = True  # a key was configured since: re-write the log encrypted
 
-def _load_encrypted(aof: AOF, buf: bytes, passphrase: bytes | None, replay: Replayer, shown: str) -> tuple[int, bool]:
+def _load_encrypted(
+    aof: AOF, buf: bytes, passphrase: bytes | None, replay: Replayer, shown: str, progress: snapshot.LoadProgress
+) -> tuple[int, bool]:
     head = AOF_HEADER.size + KEY_HEADER.size
     if len(buf) < head:
         raise StartupError(f"Bad file format reading the append only file {shown}: truncated header")
@@ -188,5 +205,7 @@ def _load_encrypted(aof: AOF, buf: bytes, passphrase: bytes | None, replay: Repl
             raise StartupError(f"Bad file format reading the append only file {shown}: record {index} ends mid-command")
         pos += 8 + size
         index += 1
+        if pos >= progress.next_at:
+            progress.report(pos, len(buf), replay.keys())
     aof.sealer, aof.file_id, aof.next_index = sealer, file_id, index
     return pos, False

@@ -171,12 +171,51 @@ def fsync_dir(directory: str) -> None:
 
 
 # --- reading --------------------------------------------------------------------------------------
+class LoadProgress:
+    """Progress lines while a data file loads.
+
+    The loader compares its position with `next_at` and calls `report` once it is reached, every
+    `interval` bytes (loading-process-events-interval-bytes: the pace at which Redis updates its
+    loading statistics). Each report writes one line: at notice level when a second or more has
+    passed since the last notice line, so an operator sees a large load advance about once a second,
+    and at verbose level otherwise, so `loglevel verbose` shows every step.
+    """
+
+    def __init__(self, log: Any, what: str, interval: int) -> None:
+        self.log = log
+        self.what = what
+        self.interval = max(1, interval)
+        self.start = self.last_notice = time.monotonic()
+        self.next_at = self.interval
+
+    def report(self, done: int, total: int, keys: int) -> None:
+        self.next_at = (done // self.interval + 1) * self.interval
+        now = time.monotonic()
+        line = (
+            f"Loading {self.what}: {done * 100 / max(1, total):.2f}% ({done} of {total} bytes, {keys} keys) "
+            f"after {now - self.start:.3f} seconds"
+        )
+        if now - self.last_notice >= 1.0:
+            self.last_notice = now
+            self.log.notice(line)
+        else:
+            self.log.verbose(line)
+
+
 def is_snapshot(buf: bytes, pos: int = 0) -> bool:
     return buf[pos : pos + len(MAGIC)] == MAGIC
 
 
-def parse(buf: bytes, passphrase: bytes | None, now: int | None = None, pos: int = 0, skip_expired: bool = True) -> Loaded:
-    """Verify and decode a snapshot starting at `pos`. Raises SnapshotError with the reason."""
+def parse(
+    buf: bytes,
+    passphrase: bytes | None,
+    now: int | None = None,
+    pos: int = 0,
+    skip_expired: bool = True,
+    progress: LoadProgress | None = None,
+) -> Loaded:
+    """Verify and decode a snapshot starting at `pos`. Raises SnapshotError with the reason.
+    `progress` hears how far decoding got, in bytes of the (decrypted) body."""
     if len(buf) - pos < HEADER.size:
         raise SnapshotError("file too short to hold a header (truncated?)" if buf[pos:] else "empty file")
     magic, version, flags, _, created, body_len = HEADER.unpack_from(buf, pos)
@@ -213,17 +252,20 @@ def parse(buf: bytes, passphrase: bytes | None, now: int | None = None, pos: int
             raise SnapshotError("checksum mismatch: the file is corrupt")
     loaded.end = end
     try:
-        _parse_body(body, loaded, int(time.time() * 1000) if now is None else now, skip_expired)
+        _parse_body(body, loaded, int(time.time() * 1000) if now is None else now, skip_expired, progress)
     except (CorruptData, ValueError, OverflowError, TypeError, IndexError, MemoryError) as exc:
         raise SnapshotError(f"invalid content despite a valid checksum: {exc}") from None
     return loaded
 
 
-def _parse_body(body: bytes, loaded: Loaded, now: int, skip_expired: bool) -> None:
+def _parse_body(body: bytes, loaded: Loaded, now: int, skip_expired: bool, progress: LoadProgress | None) -> None:
     r = Reader(body)
+    total = len(body)
     data: dict[bytes, Any] | None = None
     expires: dict[bytes, int] = {}
     while True:
+        if progress is not None and r.pos >= progress.next_at:
+            progress.report(r.pos, total, _keys_so_far(loaded))
         op = r.u8()
         if op == OP_EOF:
             break
@@ -254,8 +296,14 @@ def _parse_body(body: bytes, loaded: Loaded, now: int, skip_expired: bool) -> No
             kw = r.u8()
             keys = r.blobs(n, bool(kw))
             before = len(data)
-            for k in keys:
-                data[k] = codec.decode_value(r)
+            if progress is None:
+                for k in keys:
+                    data[k] = codec.decode_value(r)
+            else:
+                for k in keys:  # values decode in Python: the long part of a load, so report inside it
+                    data[k] = codec.decode_value(r)
+                    if r.pos >= progress.next_at:
+                        progress.report(r.pos, total, _keys_so_far(loaded))
         elif op == OP_EXPIRES:
             n = r.count(12)
             kw = r.u8()
@@ -285,11 +333,15 @@ def _parse_body(body: bytes, loaded: Loaded, now: int, skip_expired: bool) -> No
         loaded.keys_loaded += len(data)
 
 
-def read_file(path: str, passphrase: bytes | None, now: int | None = None) -> Loaded:
+def _keys_so_far(loaded: Loaded) -> int:
+    return sum(len(data) for data, _ in loaded.dbs.values())
+
+
+def read_file(path: str, passphrase: bytes | None, now: int | None = None, progress: LoadProgress | None = None) -> Loaded:
     """Parse a .cdb file; SnapshotError names the problem, OSError when it cannot be read."""
     with open(path, "rb") as f:
         buf = f.read()
-    loaded = parse(buf, passphrase, now)
+    loaded = parse(buf, passphrase, now, progress=progress)
     if loaded.end != len(buf):
         raise SnapshotError(f"{len(buf) - loaded.end} unexpected bytes after the end of the snapshot")
     return loaded
