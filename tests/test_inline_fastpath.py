@@ -126,6 +126,52 @@ def test_inline_after_a_consumed_multibulk_header_is_not_a_new_command():
         parser.feed(b"hello\r\n")
 
 
+# Framing fuzz: tokens that build (mostly broken) multibulk headers and inline lines, so the hiredis
+# path, the inline path and the exact parser all see the same odd input.
+_TOKENS = [b"*", b"$", b"\r", b"\n", b"\r\n", b"0", b"1", b"2", b"3", b"-", b"+", b" ", b"a", b"\x00",
+           b"PING", b"ECHO", b"*1\r\n", b"*2\r\n", b"$4\r\n", b"$1\r\n", b"\"", b"'"]
+_framing = st.lists(st.sampled_from(_TOKENS), max_size=30).map(b"".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=_framing, cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=4))
+def test_inline_and_hiredis_paths_match_exact_parser_on_framing_fuzz(data, cuts):
+    assert _run(data, cuts, exact=False) == _run(data, cuts, exact=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected", "pending"),
+    [
+        (b"*1\rX$4\r\nPING\r\n", [[b"PING"]], 0),  # Redis skips the byte after a count's CR unchecked
+        (b"*1\r\n$4\rXPING\r\n", [[b"PING"]], 0),
+        (b"*-1\r\n*0\r\nPING\r\n", [[b"PING"]], 0),
+        (b"*1\x00\r\n$4\r\nPING\r\n", [], 15),  # strchr stops at NUL: the count line never ends
+        (b"*3\r\r\n", [], 1),
+        (b"*1\r\n$4\r\r\nPING\r\n", [[b"\nPIN"]], 0),
+    ],
+)
+def test_multibulk_count_lines_end_where_redis_finds_them(data, expected, pending):
+    parser = RequestParser()
+    assert parser.feed(data) == expected
+    assert parser.pending() == pending
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"*-0\r\n", "Protocol error: invalid multibulk length"),
+        (b"*-9223372036854775809\r\n", "Protocol error: invalid multibulk length"),
+        (b"*1\r\n$-0\r\n", "Protocol error: invalid bulk length"),
+        (b"*1\r\n\r\n", "Protocol error: expected '$', got ' '"),
+        (b"*1\r\n\n\r\n", "Protocol error: expected '$', got ' '"),
+    ],
+)
+def test_multibulk_malformed_counts_have_redis_text(data, message):
+    with pytest.raises(ProtocolError) as exc:
+        RequestParser().feed(data)
+    assert str(exc.value) == message
+
+
 # --- differential: the same bytes to respdb and redis-server ---------------------------------------
 
 
@@ -235,4 +281,37 @@ def test_inline_random_commands_match_redis(pair, server, oracle, cmds, cuts):
     bounds = [0, *sorted(c for c in set(cuts) if c < len(data)), len(data)]
     writes = [data[a:b] for a, b in pairwise(bounds)]
     ours, theirs = _both(server, oracle, *writes)
+    assert ours == theirs
+
+
+PAD = b"x" * 70_000  # ends any wait for a line or count: both servers refuse it as too big
+
+MULTIBULK_CASES = {
+    "count_cr_then_any_byte": b"*1\rX$4\r\nPING\r\n" + QUIT,
+    "bulk_count_cr_then_any_byte": b"*1\r\n$4\rXPING\r\n" + QUIT,
+    "nul_in_count_line": b"PING\r\n*1\x00\r\n$4\r\nPING\r\n" + PAD,
+    "nul_in_bulk_count_line": b"*1\r\n$4\x00\r\nPING\r\n" + PAD,
+    "minus_zero_count": b"PING\r\n*-0\r\nPING\r\n",
+    "minus_zero_bulk": b"*1\r\n$-0\r\n",
+    "huge_negative_count": b"PING\r\n*-9223372036854775809\r\n",
+    "cr_where_dollar_expected": b"*1\r\n\r\n",
+    "lf_where_dollar_expected": b"*2\r\n$1\r\na\r\n\n\r\n",
+    "bulk_count_cr_cr_lf": b"*1\r\n$4\r\r\nPING\r\n" + QUIT,
+    "bulk_not_followed_by_crlf": b"*1\r\n$4\r\nPINGxyPING\r\n" + QUIT,
+    "empty_and_null_arrays": b"*0\r\n*-1\r\nPING\r\n" + QUIT,
+}
+
+
+@pytest.mark.parametrize("name", list(MULTIBULK_CASES))
+def test_multibulk_framing_edge_cases_match_redis(server, oracle, name):
+    ours, theirs = _both(server, oracle, MULTIBULK_CASES[name])
+    assert ours == theirs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.lists(st.sampled_from([t for t in _TOKENS if t != b"\x00"]), max_size=30).map(b"".join))
+def test_framing_fuzz_matches_redis(server, oracle, data):
+    """Random framing (no NUL: dispatch's quoting of NUL in unknown-command errors is not the parser's
+    business), then a pad that makes both servers give up: same replies, same close."""
+    ours, theirs = _both(server, oracle, data + PAD)
     assert ours == theirs

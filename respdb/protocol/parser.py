@@ -248,11 +248,13 @@ class RequestParser:
 
     def _multibulk_header(self) -> bool:
         buf = self._buf
-        nl = buf.find(b"\r\n", self._pos)
+        nl = _find_cr(buf, self._pos)
         if nl < 0:
             if len(buf) - self._pos > INLINE_MAX:
                 raise ProtocolError("Protocol error: too big mbulk count string")
             return False
+        if nl + 1 >= len(buf):
+            return False  # the byte after the CR (Redis skips it unread) has not arrived yet
         count = _parse_int(buf, self._pos + 1, nl)
         if count is None or count > 2147483647:
             raise ProtocolError("Protocol error: invalid multibulk length")
@@ -270,13 +272,17 @@ class RequestParser:
         while self._mbulk_left:
             if self._bulk_len < 0:
                 pos = self._pos
-                nl = buf.find(b"\r\n", pos)
+                nl = _find_cr(buf, pos)
                 if nl < 0:
                     if len(buf) - pos > INLINE_MAX:
                         raise ProtocolError("Protocol error: too big bulk count string")
                     return False
+                if nl + 1 >= len(buf):
+                    return False
                 if buf[pos] != 0x24:  # '$'
-                    raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
+                    # Redis's error replies turn CR and LF into spaces.
+                    got = " " if buf[pos] in b"\r\n" else chr(buf[pos])
+                    raise ProtocolError(f"Protocol error: expected '$', got '{got}'")
                 size = _parse_int(buf, pos + 1, nl)
                 if size is None or size < 0 or size > self.max_bulk_len:
                     raise ProtocolError("Protocol error: invalid bulk length")
@@ -294,12 +300,26 @@ class RequestParser:
         return True
 
 
+def _find_cr(buf: bytearray, pos: int) -> int:
+    """Where a multibulk or bulk count line ends, found as Redis finds it: strchr(p, '\\r'), which
+    stops at a NUL byte (-1: not yet). The byte after the CR is skipped without being checked."""
+    cr = buf.find(b"\r", pos)
+    if cr < 0 or buf.find(b"\0", pos, cr) >= 0:
+        return -1
+    return cr
+
+
 def _parse_int(buf: bytearray, start: int, end: int) -> int | None:
-    """Redis's string2ll: optional '-', digits only, no '+', no spaces, no leading zeros."""
+    """Redis's string2ll: optional '-', digits only, no '+', no spaces, no leading zeros, no "-0",
+    within a signed 64-bit integer."""
     text = bytes(buf[start:end])
     if not text or len(text) > 20:
         return None
-    body = text[1:] if text[:1] == b"-" else text
-    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0"):
+    negative = text[:1] == b"-"
+    body = text[1:] if negative else text
+    if not body.isdigit() or (body[:1] == b"0" and (len(body) > 1 or negative)):
         return None
-    return int(text)
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
