@@ -108,17 +108,21 @@ class QuickList:
         return f"QuickList({list(self)!r})"
 
     # --- the ends ------------------------------------------------------------------------------
-    def append(self, x: bytes) -> None:
+    # The four methods below are LPUSH/RPUSH/LPOP/RPOP's whole cost beyond dispatch: their common case
+    # touches one chunk and one counter, and the pushes return the new length (LPUSH's reply), which
+    # saves the caller a len() call.
+    def append(self, x: bytes) -> int:
         tail = self._chunks[-1]
         if len(tail) < CHUNK:
             tail.append(x)
         else:
             self._starts.append(self._starts[-1] + len(tail))
             self._chunks.append([x])
-        self._len += 1
+        n = self._len = self._len + 1
+        return n
 
-    def extend(self, items: Sequence[bytes]) -> None:
-        """Append every element of `items` (a sequence) in order."""
+    def extend(self, items: Sequence[bytes]) -> int:
+        """Append every element of `items` (a sequence) in order; the new length."""
         chunks = self._chunks
         tail = chunks[-1]
         room = CHUNK - len(tail)
@@ -133,36 +137,28 @@ class QuickList:
                 chunks.append(list(items[j:j + CHUNK]))
                 starts.append(s)
                 s += CHUNK
-        self._len += k
+        n = self._len = self._len + k
+        return n
 
-    def appendleft(self, x: bytes) -> None:
-        off = self._off
-        if not off:
-            head = self._chunks[0]
-            if len(head) >= CHUNK:
-                self._prepend_chunks((x,))
-                return
-            off = self._pad_front(1)
-        off -= 1
-        self._chunks[0][off] = x
-        self._off = off
-        self._len += 1
+    def appendleft(self, x: bytes) -> int:
+        return self.extendleft((x,))
 
-    def extendleft(self, items: Sequence[bytes]) -> None:
-        """Prepend the elements of `items` one by one, so the last ends up first (LPUSH a b → b a)."""
+    def extendleft(self, items: Sequence[bytes]) -> int:
+        """Prepend the elements of `items` one by one, so the last ends up first (LPUSH a b → b a);
+        the new length."""
         k = len(items)
         off = self._off
         if k > off:
             if len(self._chunks[0]) + k - off > CHUNK:
-                self._prepend_chunks(items)
-                return
+                return self._prepend_chunks(items)
             off = self._pad_front(k)
         if k == 1:
             self._chunks[0][off - 1] = items[0]
         else:
             self._chunks[0][off - k:off] = items[::-1]
         self._off = off - k
-        self._len += k
+        n = self._len = self._len + k
+        return n
 
     def _pad_front(self, need: int) -> int:
         """Grow chunk 0's free front slots to at least `need` (it has room for them); the new count.
@@ -176,13 +172,13 @@ class QuickList:
         self._off += pad
         return self._off
 
-    def _prepend_chunks(self, items: Sequence[bytes]) -> None:
+    def _prepend_chunks(self, items: Sequence[bytes]) -> int:
         """extendleft when chunk 0 cannot take everything: fill its padding, put the rest in new chunks."""
         k = len(items)
         order = list(reversed(items))
         if not self._len:
             self._load(order)
-            return
+            return k
         chunks, starts = self._chunks, self._starts
         off = self._off
         if off:
@@ -196,39 +192,34 @@ class QuickList:
         chunks[0:0] = pieces
         starts[0:0] = accumulate(map(len, pieces[:-1]), initial=starts[0] - m)
         self._len += k
+        return self._len
 
     def pop(self) -> bytes:
-        if not self._len:
-            raise IndexError("pop from an empty list")
-        chunks = self._chunks
-        tail = chunks[-1]
-        x = tail.pop()
-        self._len -= 1
-        if not self._len:
-            self.clear()
+        tail = self._chunks[-1]
+        x = tail.pop()  # IndexError when the list is empty: its one chunk is then an empty list
+        n = self._len = self._len - 1
+        if not n:
+            self.clear()  # chunk 0 may still hold padding
         elif not tail:
-            chunks.pop()
+            self._chunks.pop()
             self._starts.pop()
         return x
 
     def popleft(self) -> bytes:
-        if not self._len:
-            raise IndexError("pop from an empty list")
         head = self._chunks[0]
         off = self._off
-        x = head[off]
+        x = head[off]  # IndexError when the list is empty (one empty chunk, no padding)
         head[off] = None  # the slot becomes padding; keeps no reference to the popped element
         off += 1
         self._len -= 1
-        if off == len(head):
-            if self._len:
-                del self._chunks[0]
-                del self._starts[0]
-                self._off = 0
-            else:
-                self.clear()
-        else:
+        if off < len(head):
             self._off = off
+        elif self._len:
+            del self._chunks[0]
+            del self._starts[0]
+            self._off = 0
+        else:
+            self.clear()
         return x
 
     def popleft_many(self, k: int) -> list[bytes]:
