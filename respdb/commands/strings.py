@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from respdb import errors
-from respdb.commands.args import LLONG_MAX, LLONG_MIN, incr_float, to_int
+from respdb.commands.args import LLONG_MIN, incr_float, to_int
 from respdb.commands.encoding_history import EMBSTR, RAW, SINGLETONS, record, whole_singleton
 from respdb.commands.registry import command
 from respdb.errors import CommandError, err
@@ -41,10 +41,9 @@ def _parse_expiry(ctx: Client, name: str, flag: bytes, raw: bytes) -> int:
 def set_(ctx: Client, key: bytes, value: bytes, *opts: bytes) -> object:
     db = ctx.db
     if not opts:
-        db.set(key, value)
+        db.write(key, value, "$", "set")
         if SINGLETONS and len(value) <= 1:
             whole_singleton(db, key)
-        db.changed(key, "$", "set")
         return OK
     nx = xx = get_old = keepttl = False
     expire_flag = None
@@ -194,11 +193,11 @@ def mset(ctx: Client, *pairs: bytes) -> object:
     if len(pairs) % 2:
         raise CommandError(errors.WRONG_ARGS.format(name="mset"))
     db = ctx.db
-    for i in range(0, len(pairs), 2):
-        db.set(pairs[i], pairs[i + 1])
-        if SINGLETONS and len(pairs[i + 1]) <= 1:
-            whole_singleton(db, pairs[i])
-        db.changed(pairs[i], "$", "set")
+    db.write_pairs(pairs, "$", "set")
+    if SINGLETONS:
+        for i in range(0, len(pairs), 2):
+            if len(pairs[i + 1]) <= 1:
+                whole_singleton(db, pairs[i])
     return OK
 
 
@@ -292,19 +291,21 @@ def _incr(ctx: Client, key: bytes, delta: int) -> int:
     db = ctx.db
     old = db.get(key)
     if old is None:
-        current = 0
+        result = delta
     elif old.__class__ is not bytes:
         raise WrongType()
+    elif old.isdigit() and len(old) < 19 and (old[0] != 48 or len(old) == 1):
+        # The common case, inline: plain digits with no leading zero are canonical (string2ll) and
+        # fit in 64 bits below 19 digits. Anything else takes the full check.
+        result = int(old) + delta
     else:
-        current = to_int(old)
-    result = current + delta
-    if not LLONG_MIN <= result <= LLONG_MAX:
+        result = to_int(old) + delta
+    if not -0x8000000000000000 <= result <= 0x7FFFFFFFFFFFFFFF:  # LLONG_MIN..LLONG_MAX, as constants
         raise CommandError(errors.OVERFLOW)
     new = b"%d" % result
-    db.set(key, new, keep_ttl=True)
+    db.write(key, new, "$", "incrby", keep_ttl=True)
     if SINGLETONS and len(new) <= 1:
         whole_singleton(db, key)
-    db.changed(key, "$", "incrby")
     return result
 
 

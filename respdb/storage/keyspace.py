@@ -201,6 +201,44 @@ class Database:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
+    def write(self, key: bytes, value: Any, cls: str, event: str, keep_ttl: bool = False) -> None:
+        """set() and then changed() in one call, for the hottest writers (SET, INCR, MSET): the same
+        steps in the same order, without a second method call and attribute walk per write."""
+        ks = self.keyspace
+        notify = ks.notify
+        if notify is not None and self.lookup_write(key) is None:
+            notify("n", "new", key, self.id)
+        self.data[key] = value
+        if ks.tracking:
+            access = self.access
+            if access.__class__ is dict or key not in access:
+                access[key] = ks.clock
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        ks.dirty += 1
+        if self.watched and key in self.watched:
+            self.touch_watched(key)
+        if ks.on_change is not None:
+            ks.on_change(self, key)
+        if notify is not None:
+            notify(cls, event, key, self.id)
+
+    def write_pairs(self, pairs: tuple[bytes, ...], cls: str, event: str) -> None:
+        """MSET: write(key, value) for each key, value pair of the flat `pairs` (even length), in order.
+        With no hook to feed (no keyspace events, WATCH, client tracking, access tracking or TTLs in
+        this db) that is just the stores plus the dirty count."""
+        ks = self.keyspace
+        it = iter(pairs)
+        if ks.notify is None and ks.on_change is None and not ks.tracking and not self.watched and not self.expires:
+            data = self.data
+            for key in it:
+                data[key] = next(it)  # (faster than dict.update(zip(it, it)) for MSET-sized inputs)
+            ks.dirty += len(pairs) >> 1
+            return
+        write = self.write
+        for key in it:
+            write(key, next(it), cls, event)
+
     def add(self, key: bytes, value: Any) -> None:
         """Create a key known to be absent (a new collection)."""
         self.data[key] = value
