@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.diff import Differ
-from tests.servers import Raw, ServerProcess, resp, respdb_server
+from tests.servers import REDIS_SERVER, Raw, ServerProcess, redis_oracle, resp, respdb_server
 
 # The µs labels Redis prints for its power-of-two levels (1024 ns .. 2**29 ns): hdr's highest value
 # of the bucket at each level, over 1000.
@@ -132,6 +132,27 @@ def test_latency_histogram_reply_shape_matches_redis_resp3(both):
     assert shape(parse(ours)) == shape(parse(theirs))
 
 
+@pytest.fixture(scope="module")
+def debug_oracle() -> Iterator[ServerProcess]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    with redis_oracle("--enable-debug-command", "yes") as sp:
+        yield sp
+
+
+def test_latency_histogram_slow_calls_end_the_histogram_as_redis(server, debug_oracle):
+    """Calls over 2**29 ns land on Redis's last level (1073741 µs); percentiles of calls of a second
+    or more read as Redis's clamped 1 s bucket."""
+    d = Differ(server, debug_oracle)
+    d.both("CONFIG", "RESETSTAT")
+    d.both("DEBUG", "SLEEP", "0.6")
+    d.both("DEBUG", "SLEEP", "1.1")
+    assert d.check("LATENCY", "HISTOGRAM", "debug").endswith(b"histogram_usec\r\n*2\r\n:1073741\r\n:2\r\n")
+    ours, theirs = (_latency_lines(x)["latency_percentiles_usec_debug"] for x in d.both("INFO", "latencystats", compare=False))
+    assert ours.split(",")[1:] == theirs.split(",")[1:] == ["p99=1002438.655", "p99.9=1002438.655"]
+    d.close()
+
+
 def test_latency_histogram_unknown_and_empty_match_redis(both):
     d = both
     d.check("LATENCY", "HISTOGRAM", "nosuch")
@@ -211,7 +232,10 @@ def test_config_latency_tracking_info_percentiles_matches_redis(both, value):
 
 def test_config_latency_tracking_matches_redis(both):
     d = both
-    d.check("CONFIG", "GET", "latency-tracking*")
+    # A pattern's matches come in redis-server's dict order, which varies: compare them as pairs.
+    ours, theirs = (parse(x)[1] for x in d.both("CONFIG", "GET", "latency-tracking*", compare=False))
+    pairs = [sorted(zip(reply[0::2], reply[1::2], strict=True)) for reply in (ours, theirs)]
+    assert pairs[0] == pairs[1] and len(pairs[0]) == 2
     d.check("CONFIG", "SET", "latency-tracking", "maybe")
     d.check("CONFIG", "SET", "latency-tracking", "no")
     d.check("CONFIG", "GET", "latency-tracking")

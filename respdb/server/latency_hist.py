@@ -33,12 +33,15 @@ def bucket_bounds(index: int) -> tuple[int, int]:
 # Redis records nanoseconds in an hdr_histogram with 2 significant digits (128 sub-buckets per power
 # of two) and reports "highest equivalent values": the top of the bucket a value fell in.
 _REDIS_SUB_BUCKETS = 128
-# LATENCY HISTOGRAM walks the levels 1024 ns, 2048 ns, ... with hdr's log iterator. The histogram is
-# sized for values up to 1 s, so its last bucket covers [2**29, 2**30) ns and the iterator runs out of
-# buckets before it can report the 2**30 level: Redis never shows calls slower than that last
-# reported level in histogram_usec (they still count in `calls`). The same levels are used here.
+# LATENCY HISTOGRAM walks the levels 1024 ns, 2048 ns, ... 2**30 ns with hdr's log iterator. Redis
+# clamps what it records to [1 ns, 1 s], so its histogram ends with the bucket [2**30 - 2**22, 2**30):
+# the last level is reported at that bucket, labelled (2**30 - 1) // 1000 µs, and counts every call.
 _FIRST_LEVEL_NS = 1024
-_LAST_LEVEL_NS = 1 << 29
+_LAST_LEVEL_NS = 1 << 29  # the last level below the end of Redis's histogram
+_END_LABEL_USEC = ((1 << 30) - 1) // 1000
+# Percentiles of calls of 1 s or more: Redis recorded them as 1 s, whose bucket tops out here.
+_CLAMPED_NS = 1_000_000_000
+_CLAMPED_HIGH_NS = 1_002_438_655
 
 
 def _redis_level_usec(level_ns: int) -> int:
@@ -49,7 +52,8 @@ def _redis_level_usec(level_ns: int) -> int:
 def cumulative(hist: dict[int, int]) -> list[tuple[int, int]]:
     """LATENCY HISTOGRAM's histogram_usec: (µs, calls at or below it) at power-of-two levels from
     1024 ns, listing a level only when the cumulative count grew since the previous one (as Redis's
-    fillCommandCDF does). A level counts every bucket that starts at or below it."""
+    fillCommandCDF does). A level counts every bucket that starts at or below it; the last one, every
+    call."""
     if not hist:
         return []
     ordered = sorted(hist.items())
@@ -65,6 +69,9 @@ def cumulative(hist: dict[int, int]) -> list[tuple[int, int]]:
             out.append((_redis_level_usec(level), running))
             previous = running
         level <<= 1
+    total = sum(hist.values())
+    if total > previous:
+        out.append((_END_LABEL_USEC, total))
     return out
 
 
@@ -80,7 +87,8 @@ def value_at_percentile(hist: dict[int, int], percentile: float) -> int:
         seen += count
         if seen >= wanted:
             low, high = bucket_bounds(index)
-            return low if percentile == 0.0 else high
+            value = low if percentile == 0.0 else high
+            return _CLAMPED_HIGH_NS if value >= _CLAMPED_NS else value
     return 0
 
 
