@@ -149,8 +149,8 @@ def section_stats(s: Server) -> list[tuple[str, Any]]:
         ("expired_keys", s.keyspace.expired_keys),
         ("evicted_keys", s.memory.evicted_keys),  # type: ignore[attr-defined]
         # Counted by the keyspace's read lookups (Redis's lookupKeyRead).
-        ("keyspace_hits", getattr(s.keyspace, "hits", 0)),
-        ("keyspace_misses", getattr(s.keyspace, "misses", 0)),
+        ("keyspace_hits", s.keyspace.hits),
+        ("keyspace_misses", s.keyspace.misses),
         ("total_error_replies", s.total_error_replies),
     ]
 
