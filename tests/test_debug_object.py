@@ -162,3 +162,12 @@ def test_debug_object_serializedlength_matches_redis_on_random_values(conns, alp
     both(conns, "HSET", "h", *[x for i, v in enumerate(values) for x in (b"f%d" % i, v)])
     for key in ("s", "l", "h"):
         assert_same_debug_object(conns, key)
+
+
+def test_debug_object_through_redis_py(r):
+    r.set("k", "hello")
+    r.rpush("l", "a", "b")
+    info = r.debug_object("k")
+    assert info["encoding"] == "embstr" and info["serializedlength"] == 6 and info["refcount"] == 1
+    assert info["type"] == "Value" and isinstance(info["lru_seconds_idle"], int)
+    assert r.debug_object("l")["ql_nodes"] == "1"

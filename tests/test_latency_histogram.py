@@ -299,3 +299,32 @@ def test_info_stats_keyspace_hits_zeroed_by_config_resetstat(raw):
     raw.request(resp("CONFIG", "RESETSTAT"))
     stats = dict(_stats(raw))
     assert (stats["keyspace_hits"], stats["keyspace_misses"]) == ("0", "0")
+
+
+# --- the usual clients ---------------------------------------------------------------------------
+def test_info_latencystats_through_redis_py(r):
+    r.config_resetstat()
+    r.set("a", "1")
+    stats = r.info("latencystats")
+    assert set(stats["latency_percentiles_usec_set"]) == {"p50", "p99", "p99.9"}
+    assert all(isinstance(v, float) and v > 0 for v in stats["latency_percentiles_usec_set"].values())
+
+
+def test_latency_histogram_through_redis_cli(server, oracle):
+    import shutil
+    import subprocess
+
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        pytest.skip("redis-cli is not installed")
+    outputs = []
+    for port in (server.port, oracle.port):
+        subprocess.run([cli, "-p", str(port), "CONFIG", "RESETSTAT"], check=True, capture_output=True)
+        subprocess.run([cli, "-p", str(port), "SET", "a", "1"], check=True, capture_output=True)
+        done = subprocess.run([cli, "-p", str(port), "LATENCY", "HISTOGRAM", "set"], check=True, capture_output=True, text=True)
+        outputs.append(done.stdout.splitlines())
+    ours, theirs = outputs
+    # One call: the name, calls 1, and one level holding it; the level's µs label may differ.
+    assert ours[:4] == theirs[:4] == ["set", "calls", "1", "histogram_usec"]
+    assert len(ours) == len(theirs) == 6 and ours[5] == theirs[5] == "1"
+    assert int(ours[4]) in REDIS_LEVELS
