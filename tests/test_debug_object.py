@@ -59,6 +59,7 @@ SETUP: list[tuple[bytes | str, ...]] = [
     ("RPUSH", "list", "a", "b", "c"),
     ("RPUSH", "list_multi_node", *[b"item:%d" % i for i in range(3000)]),
     ("RPUSH", "list_ints", *[b"%d" % (i * 37 - 5000) for i in range(500)]),
+    ("RPUSH", "list_node_limit", *[b"e%024d" % i for i in range(700)]),  # 302 per node: size + 25 + 8 <= 8 KB
     ("RPUSH", "list_big_elements", *[b"v" * 5000, b"w" * 3000, b"%d" % 2**40]),
     ("HSET", "hash", "f", "v"),
     ("HSET", "hash_listpack", *[x for i in range(20) for x in (b"f%d" % i, b"v%d" % i)]),

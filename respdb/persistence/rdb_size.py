@@ -13,8 +13,11 @@ Where respdb does not keep what Redis's layout depends on, the length is an esti
 - a string over 1 MiB is LZF-compressed on its first MiB and the ratio applied to the rest;
 - an intset's width comes from the current members (Redis never narrows it after SREM);
 - a stream node that holds deleted entries counts its listpack uncompressed (the deleted entries'
-  bytes are gone), and Redis's own LZF hash table starts with stale slots from earlier calls, which
-  can rarely make its output differ from a fresh table's.
+  bytes are gone);
+- liblzf's hash table is a stack array Redis never clears (INIT_HTAB 0), so a stale slot left by an
+  earlier call can, rarely, give Redis a back reference a fresh table (used here) does not find; a
+  table kept across calls gave the same sizes as a fresh one for 3000 strings built from shared
+  fragments, so the fresh one is used.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import struct
 from typing import Any
 
 SIZE_SAFETY_LIMIT = 8192  # quicklist: list-max-listpack-size -2 means 8 KB listpacks
+_SIZE_ESTIMATE_OVERHEAD = 8  # quicklist.c's allowance for one new entry's header and backlen
 _PACKED_THRESHOLD = 1 << 30  # quicklist: elements this big get a plain node of their own
 # The LZF port runs at ~1 µs per input byte (Redis's C at ~3 ns): strings longer than this are
 # estimated from their first LZF_EXACT_LIMIT bytes so DEBUG OBJECT never stalls for seconds.
@@ -104,7 +108,7 @@ def lzf_size(data: bytes, out_len: int) -> int:
         return 0
     if in_end < 3:  # too short to hold a back reference (Redis never asks: it compresses > 20 bytes)
         return _literal_tail(0, in_end, 0, 1, out_len) if in_end + 1 <= out_len else 0
-    htab: dict[int, int] = {}
+    htab: dict[int, int] = {}  # slot → offset (a fresh table: see the module docstring)
     ip, op, lit = 0, 1, 0
     hval = (data[0] << 8) | data[1]
     while ip < in_end - 2:
@@ -112,7 +116,7 @@ def lzf_size(data: bytes, out_len: int) -> int:
         slot = ((hval >> 8) - hval * 5) & 0xFFFF
         ref = htab.get(slot, 0)  # offset 0 reads as a NULL slot in liblzf
         htab[slot] = ip
-        if ref and ip - ref - 1 < _MAX_OFF and data[ref : ref + 3] == data[ip : ip + 3]:
+        if ref and 0 <= ip - ref - 1 < _MAX_OFF and data[ref : ref + 3] == data[ip : ip + 3]:
             maxlen = min(in_end - ip - 2, _MAX_REF)
             if op + 4 >= out_len and op - (not lit) + 4 >= out_len:
                 return 0
@@ -273,7 +277,8 @@ def _intset(members: Any) -> bytes:
 
 
 def list_nodes(items: list[bytes]) -> list[list[bytes]]:
-    """Quicklist nodes as RPUSH fills them under fill -2 (_quicklistNodeAllowInsert)."""
+    """Quicklist nodes as RPUSH fills them under fill -2: an element joins the tail node while the
+    node's bytes + its length + 8 stay within 8 KB (_quicklistNodeAllowInsert)."""
     nodes: list[list[bytes]] = []
     node: list[bytes] = []
     size = 0
@@ -285,8 +290,7 @@ def list_nodes(items: list[bytes]) -> list[list[bytes]]:
             nodes.append([item])
             node, size = [], 0
             continue
-        overhead = (1 if n < 254 else 5) + (1 if n < 64 else 2 if n < 16384 else 5)
-        if node and size + n + overhead <= SIZE_SAFETY_LIMIT:
+        if node and size + n + _SIZE_ESTIMATE_OVERHEAD <= SIZE_SAFETY_LIMIT:
             node.append(item)
             size += len(lp_entry(item))
         else:
