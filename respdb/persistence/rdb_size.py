@@ -12,8 +12,8 @@ Where respdb does not keep what Redis's layout depends on, the length is an esti
   compression depth, which is how RPUSH builds a list (Redis's boundaries depend on push history);
 - a string over 1 MiB is LZF-compressed on its first MiB and the ratio applied to the rest;
 - an intset's width comes from the current members (Redis never narrows it after SREM);
-- a stream node that holds deleted entries counts its listpack uncompressed (the deleted entries'
-  bytes are gone);
+- a stream node that holds deleted entries (XDEL keeps their bytes; respdb does not) is sized with
+  its live entries' LZF ratio applied to the node's listpack size;
 - liblzf's hash table is a stack array Redis never clears (INIT_HTAB 0), so a stale slot left by an
   earlier call can, rarely, give Redis a back reference a fresh table (used here) does not find; a
   table kept across calls gave the same sizes as a fresh one for 3000 strings built from shared
@@ -322,15 +322,13 @@ def quicklist_info(items: Any) -> tuple[int, int, int]:
     return len(nodes), len(elements), sum(len(listpack([lp_entry(x) for x in node])) for node in nodes)
 
 
-def _stream_node(value: Any, index: int) -> bytes | None:
-    """A stream node's listpack rebuilt from its live entries (None when it has deleted ones)."""
+def _stream_node(value: Any, index: int) -> bytes:
+    """A stream node's listpack rebuilt from its live entries (exact when it has no deleted ones)."""
     node = value.nodes[index]
-    if node.deleted:
-        return None
     end = value.node_keys[index + 1] if index + 1 < len(value.nodes) else None
     fields = node.fields
     master_ms, master_seq = node.master_id
-    out = [lp_entry(node.count), lp_entry(0), lp_entry(len(fields)), *map(lp_entry, fields), lp_entry(0)]
+    out = [lp_entry(node.count), lp_entry(node.deleted), lp_entry(len(fields)), *map(lp_entry, fields), lp_entry(0)]
     for sid in value.entries.irange(node.master_id, end):
         if end is not None and sid >= end:
             break
@@ -347,12 +345,25 @@ def _stream_node(value: Any, index: int) -> bytes | None:
     return listpack(out)
 
 
+def _stream_node_size(value: Any, index: int) -> int:
+    blob = _stream_node(value, index)
+    node = value.nodes[index]
+    if not node.deleted:
+        return raw_string_size(blob)
+    # XDEL only flags entries: Redis still holds (and compresses) their bytes, which are gone here.
+    # Estimate with the live entries' compression ratio applied to the node's real size.
+    size = node.lp_bytes()
+    packed = lzf_size(blob, len(blob) - 4) if len(blob) > 20 else 0
+    if not packed:
+        return len_size(size) + size
+    estimate = packed * size // len(blob)
+    return 1 + len_size(estimate) + len_size(size) + estimate
+
+
 def _stream_size(value: Any) -> int:
     total = len_size(len(value.nodes))
-    for i, node in enumerate(value.nodes):
-        total += 1 + 16  # the node key: master id as 16 raw bytes
-        blob = _stream_node(value, i)
-        total += raw_string_size(blob) if blob is not None else len_size(node.lp_bytes()) + node.lp_bytes()
+    for i in range(len(value.nodes)):
+        total += 1 + 16 + _stream_node_size(value, i)  # the node key (master id, 16 raw bytes), the listpack
     ids = (value.last_id, value.first_id, value.max_deleted_id)
     total += len_size(len(value)) + sum(len_size(ms) + len_size(seq) for ms, seq in ids)
     total += len_size(value.entries_added) + len_size(len(value.groups))
