@@ -287,7 +287,10 @@ def setrange(ctx: Client, key: bytes, offset: bytes, value: bytes) -> int:
     return len(buf)
 
 
-def _incr(ctx: Client, key: bytes, delta: int) -> int:
+@command("incr")
+def incr(ctx: Client, key: bytes, delta: int = 1) -> int:
+    """INCR itself and the body of DECR/INCRBY/DECRBY. `delta` is never a client argument (INCR's
+    arity is 2); INCR runs this body directly because a helper call is a tenth of its cost."""
     db = ctx.db
     old = db.get(key)
     if old is None:
@@ -309,19 +312,14 @@ def _incr(ctx: Client, key: bytes, delta: int) -> int:
     return result
 
 
-@command("incr")
-def incr(ctx: Client, key: bytes) -> int:
-    return _incr(ctx, key, 1)
-
-
 @command("decr")
 def decr(ctx: Client, key: bytes) -> int:
-    return _incr(ctx, key, -1)
+    return incr(ctx, key, -1)
 
 
 @command("incrby")
 def incrby(ctx: Client, key: bytes, delta: bytes) -> int:
-    return _incr(ctx, key, to_int(delta))
+    return incr(ctx, key, to_int(delta))
 
 
 @command("decrby")
@@ -329,7 +327,7 @@ def decrby(ctx: Client, key: bytes, delta: bytes) -> int:
     d = to_int(delta)
     if d == LLONG_MIN:
         raise err("decrement would overflow")
-    return _incr(ctx, key, -d)
+    return incr(ctx, key, -d)
 
 
 @command("incrbyfloat")

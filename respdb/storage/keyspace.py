@@ -100,7 +100,7 @@ class Database:
         if expires and key in expires and expires[key] <= now_ms():
             self._expire_now(key)
             if ks.reading:
-                ks.misses += 1
+                self._read_miss(key)
             return None
         value = self.data.get(key)
         if value is not None:
@@ -110,8 +110,16 @@ class Database:
             if ks.reading:
                 ks.hits += 1
         elif ks.reading:
-            ks.misses += 1
+            self._read_miss(key)
         return value
+
+    def _read_miss(self, key: bytes, event: bool = True) -> None:
+        """A reading command looked for `key` and found nothing: Redis counts a keyspace miss and
+        fires `keymiss` (class m) unless the lookup says LOOKUP_NONOTIFY."""
+        ks = self.keyspace
+        ks.misses += 1
+        if event and ks.notify is not None:
+            ks.notify("m", "keymiss", key, self.id)
 
     def lookup_write(self, key: bytes) -> Any:
         """Like get() but never counted as a hit or miss: Redis's lookupKeyWrite, for the keys a
@@ -126,19 +134,19 @@ class Database:
                 self.access[key] = clock
         return value
 
-    def peek(self, key: bytes) -> Any:
+    def peek(self, key: bytes, miss_event: bool = True) -> Any:
         """Like get() but leaves the access time alone (Redis's LOOKUP_NOTOUCH: TYPE, OBJECT);
-        counted as a hit or miss like get()."""
+        counted as a hit or miss like get(). OBJECT passes miss_event=False (LOOKUP_NONOTIFY)."""
         ks = self.keyspace
         if self.expires and key in self.expires and self.expires[key] <= now_ms():
             self._expire_now(key)
             if ks.reading:
-                ks.misses += 1
+                self._read_miss(key, miss_event)
             return None
         value = self.data.get(key)
         if ks.reading:
             if value is None:
-                ks.misses += 1
+                self._read_miss(key, miss_event)
             else:
                 ks.hits += 1
         return value
