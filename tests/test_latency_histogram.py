@@ -328,3 +328,54 @@ def test_latency_histogram_through_redis_cli(server, oracle):
     assert ours[:4] == theirs[:4] == ["set", "calls", "1", "histogram_usec"]
     assert len(ours) == len(theirs) == 6 and ours[5] == theirs[5] == "1"
     assert int(ours[4]) in REDIS_LEVELS
+
+
+# --- LATENCY GRAPH --------------------------------------------------------------------------------
+def test_latency_graph_one_sample_matches_redis(server, debug_oracle):
+    d = Differ(server, debug_oracle)
+    d.check("LATENCY", "GRAPH", "nosuch")
+    d.check("LATENCY", "GRAPH")
+    d.both("LATENCY", "RESET")
+    d.both("CONFIG", "SET", "latency-monitor-threshold", "5")
+    try:
+        d.both("DEBUG", "SLEEP", "0.02")
+        ours, theirs = d.both("LATENCY", "GRAPH", "command", compare=False)
+        # The header carries the measured milliseconds (one apart at times); the drawing is the same.
+        numbers = re.compile(rb"\d+ ms")
+        assert numbers.sub(b"N ms", ours) == numbers.sub(b"N ms", theirs)
+        assert re.search(rb"command - high (\d+) ms, low \1 ms \(all time high \1 ms\)\n-{80}\n", ours)
+    finally:
+        d.both("CONFIG", "SET", "latency-monitor-threshold", "0")
+        d.both("LATENCY", "RESET")
+        d.close()
+
+
+def test_latency_graph_drawing_matches_redis(debug_oracle):
+    """Several samples of different heights: redis-server's own graph against respdb's renderer fed
+    redis-server's LATENCY HISTORY (the samples cannot be made equal on two servers)."""
+    import time
+
+    from respdb.commands.introspection import latency_ago, sparkline
+
+    conn = Raw(debug_oracle.port)
+    conn.request(resp("LATENCY", "RESET"))
+    conn.request(resp("CONFIG", "SET", "latency-monitor-threshold", "1"))
+    try:
+        for seconds in ("1.0", "1.3", "1.05", "1.1"):  # each sleep ends in a later second: one sample each
+            conn.request(resp("DEBUG", "SLEEP", seconds))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            before = int(time.time())
+            history = parse(conn.request(resp("LATENCY", "HISTORY", "command")))[1]
+            graph = parse(conn.request(resp("LATENCY", "GRAPH", "command")))[1]
+            if int(time.time()) == before:
+                break
+        samples = [(pair[1][0][1], pair[1][1][1]) for pair in history]
+        assert len(samples) == 4
+        values = [ms for _, ms in samples]
+        body = graph.split(b"\n", 2)[2].decode()
+        assert body == sparkline(values, [latency_ago(before - ts) for ts, _ in samples])
+    finally:
+        conn.request(resp("CONFIG", "SET", "latency-monitor-threshold", "0"))
+        conn.request(resp("LATENCY", "RESET"))
+        conn.close()

@@ -142,6 +142,61 @@ def _period(samples: object) -> int:
     return (max(stamps) - min(stamps)) // max(1, len(stamps) - 1) if len(stamps) > 1 else 0
 
 
+@command("latency|graph")
+def latency_graph(ctx: Client, event: bytes) -> Verbatim:
+    obs = ctx.server.observer
+    name = event.decode("utf-8", "replace")
+    samples = obs.latency.get(name)
+    if not samples:
+        raise err(f"No samples available for event '{name}'")
+    now = int(time.time())
+    values = [ms for _, ms in samples]
+    labels = [latency_ago(now - ts) for ts, _ in samples]
+    text = f"{name} - high {max(values)} ms, low {min(values)} ms (all time high {obs.latency_max[name]} ms)\n"
+    text += "-" * _GRAPH_COLS + "\n" + sparkline(values, labels)
+    return Verbatim(text.encode())
+
+
+# latency.c / sparkline.c: 80 columns, 4 rows, the filled charset, labels written downwards.
+_GRAPH_COLS = 80
+_GRAPH_ROWS = 4
+_FILL = "_o#"
+
+
+def latency_ago(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def sparkline(values: list[int], labels: list[str]) -> str:
+    """sparklineRender with SPARKLINE_FILL: the samples in blocks of 80 columns, each block drawn as
+    4 rows of bars (3 levels a row), a blank row, then every sample's label one character a row."""
+    low, high = min(values), max(values)
+    relmax = float(high - low) or 1.0
+    steps = len(_FILL) * _GRAPH_ROWS
+    blocks = []
+    for start in range(0, len(values), _GRAPH_COLS):
+        block = range(start, min(start + _GRAPH_COLS, len(values)))
+        step = [min(steps - 1, max(0, int(int((values[j] - low) * steps) / relmax))) for j in block]
+        lines = []
+        for row in range(_GRAPH_ROWS):
+            chars = []
+            for s in step:
+                idx = s - (_GRAPH_ROWS - row - 1) * len(_FILL)
+                chars.append(_FILL[idx] if 0 <= idx < len(_FILL) else "|" if idx >= len(_FILL) else " ")
+            lines.append("".join(chars))
+        lines.append(" " * len(block))  # the margin between the bars and the labels
+        for depth in range(max(len(labels[j]) for j in block)):
+            lines.append("".join(labels[j][depth] if depth < len(labels[j]) else " " for j in block))
+        blocks.append("".join(line + "\n" for line in lines))
+    return "\n".join(blocks)
+
+
 @command("latency|histogram")
 def latency_histogram(ctx: Client, *names: bytes) -> Map:
     """Per command: calls and the cumulative distribution at power-of-two µs levels. Without names,
@@ -184,6 +239,8 @@ def latency_help(ctx: Client) -> list[Simple]:
         "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DOCTOR",
         "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
         "HISTORY <event>",
         "    Return time-latency samples for the <event> class.",
         "LATEST",
