@@ -259,11 +259,8 @@ def test_config_latency_percentiles_from_command_line_file_and_rewrite(tmp_path)
     assert "latency-tracking no\n" in text
 
 
-def test_latency_help_lists_histogram(raw):
-    lines = parse(raw.request(resp("LATENCY", "HELP")))[1]
-    text = [v for _, v in lines]
-    assert b"HISTOGRAM [COMMAND ...]" in text
-    assert text[-1] == b"    Prints this help."
+def test_latency_help_matches_redis(both):
+    both.check("LATENCY", "HELP")
 
 
 # --- INFO stats keyspace_hits / keyspace_misses -------------------------------------------------
