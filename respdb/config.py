@@ -84,8 +84,8 @@ def format_notify(flags: str) -> str:
 def _strtod(text: str) -> float | None:
     """Redis's string2d (strtod on the whole string): decimal or hex, inf; no spaces, NaN or
     out-of-range values (overflow, or underflow to zero)."""
-    if not text or text[0].isspace() or text[-1].isspace() or "_" in text:
-        return None
+    if not text or not text.isascii() or text[0].isspace() or text[-1].isspace() or "_" in text:
+        return None  # float() would take "1_0", surrounding blanks and non-ASCII digits; strtod does not
     hexa = _HEX_FLOAT.fullmatch(text) is not None
     try:
         value = float.fromhex(text) if hexa else float(text)
