@@ -184,3 +184,14 @@ def test_debug_object_stream_with_deleted_entries_is_estimated_close(conns):
     size = int(re.search(rb"serializedlength:(\d+)", ours).group(1))  # type: ignore[union-attr]
     expected = int(re.search(rb"serializedlength:(\d+)", theirs).group(1))  # type: ignore[union-attr]
     assert abs(size - expected) <= expected * 0.25
+
+
+def test_debug_object_no_shared_integers_under_lru_maxmemory(conns):
+    both(conns, "CONFIG", "SET", "maxmemory", "100mb", "maxmemory-policy", "allkeys-lru")
+    try:
+        both(conns, "SET", "n", "5")
+        assert b"refcount:1 " in assert_same_debug_object(conns, "n")
+    finally:
+        both(conns, "CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+    both(conns, "SET", "n", "5")
+    assert b"refcount:2147483647 " in assert_same_debug_object(conns, "n")

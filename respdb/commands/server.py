@@ -153,7 +153,7 @@ def debug_object(ctx: Client, key: bytes) -> Simple:
         raise CommandError(errors.NO_SUCH_KEY)
     type_name = TYPE_NAMES[value.__class__]
     encoding = encoding_of(ctx, value, key)
-    refcount = 2147483647 if encoding == b"int" and _shared_integer(value) else 1
+    refcount = 2147483647 if encoding == b"int" and _shared_integer(ctx, value) else 1
     ks = ctx.keyspace
     ks.enable_tracking()
     now_clock = (now_ms() // 1000) & _LRU_CLOCK_MAX
@@ -174,8 +174,12 @@ def debug_object(ctx: Client, key: bytes) -> Simple:
     return Simple(line.encode())
 
 
-def _shared_integer(value: bytes) -> bool:
-    """Redis shares the objects of the integers 0..9999 (refcount INT_MAX), as OBJECT REFCOUNT says."""
+def _shared_integer(ctx: Client, value: bytes) -> bool:
+    """Redis shares the objects of the integers 0..9999 (refcount INT_MAX), except under a maxmemory
+    with an LRU/LFU policy, which needs a clock per object (judged by the policy now, not at write)."""
+    cfg = ctx.server.config
+    if cfg.maxmemory and cfg.maxmemory_policy.endswith(("lru", "lfu")):
+        return False
     return len(value) <= 4 and value.isdigit() and (value == b"0" or value[:1] != b"0")
 
 
