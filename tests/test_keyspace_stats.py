@@ -101,6 +101,10 @@ GET s ; CONFIG RESETSTAT ; GET nokey
 #                                                zsets.py store_result: `db.get(dst)`
 #   COPY s s3 / COPY s n [REPLACE]               generic.py copy: `target.get(dst)`
 #   SORT l ALPHA STORE d                         sort.py: `db.get(store)`
+# and OBJECT's lookups fire no keymiss event in Redis (LOOKUP_NONOTIFY): generic.py / memory.py should
+# use `db.peek(key, miss_event=False)` (which also stops OBJECT ENCODING touching the access clock).
+# With those edits applied in a copy of the tree, all the probes above and the OBJECT keymiss probes
+# match redis-server 7.0.15.
 
 
 def _probes() -> list[list[list[str]]]:
@@ -255,7 +259,7 @@ def test_incr_and_mset_keyspace_events_like_redis(server: ServerProcess, oracle:
     got = []
     for sp in (server, oracle):
         ctl, sub = Raw(sp.port), Raw(sp.port)
-        ctl.request(resp("CONFIG", "SET", "notify-keyspace-events", "KEA"))
+        ctl.request(resp("CONFIG", "SET", "notify-keyspace-events", "KEAn"))
         ctl.request(resp("FLUSHALL"))
         ctl.request(resp("SET", "t", "1", "EX", "100"))
         sub.request(resp("PSUBSCRIBE", "__key*__:*"))

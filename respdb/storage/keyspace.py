@@ -122,8 +122,8 @@ class Database:
             ks.notify("m", "keymiss", key, self.id)
 
     def lookup_write(self, key: bytes) -> Any:
-        """Like get() but never counted as a hit or miss: Redis's lookupKeyWrite, for the keys a
-        command that also reads (SET ... GET without GET, a BITFIELD that writes) only writes."""
+        """Like get() but never counted as a hit or miss: Redis's lookupKeyWrite, for a key that a
+        reading command only writes (SET without GET, a STORE destination, a BITFIELD that writes)."""
         if self.expires and key in self.expires and self.expires[key] <= now_ms():
             self._expire_now(key)
             return None
