@@ -195,3 +195,15 @@ def test_debug_object_no_shared_integers_under_lru_maxmemory(conns):
         both(conns, "CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
     both(conns, "SET", "n", "5")
     assert b"refcount:2147483647 " in assert_same_debug_object(conns, "n")
+
+
+def test_debug_object_large_strings_sampled(conns):
+    # Over 256 KiB the LZF size comes from four spread 64 KiB slices: exact for incompressible data
+    # (stored raw), close for compressible data.
+    import os
+
+    both(conns, "SET", "random", os.urandom(1 << 20))
+    assert_same_debug_object(conns, "random")
+    both(conns, "SET", "json", b"".join(b'{"id":%d,"name":"user%d","tags":["a","b"]},' % (i, i * 7) for i in range(30000)))
+    ours, theirs = (int(re.search(rb"serializedlength:(\d+)", x).group(1)) for x in both(conns, "DEBUG", "OBJECT", "json"))  # type: ignore[union-attr]
+    assert abs(ours - theirs) <= theirs * 0.1
