@@ -207,3 +207,11 @@ def test_debug_object_large_strings_sampled(conns):
     both(conns, "SET", "json", b"".join(b'{"id":%d,"name":"user%d","tags":["a","b"]},' % (i, i * 7) for i in range(30000)))
     ours, theirs = (int(re.search(rb"serializedlength:(\d+)", x).group(1)) for x in both(conns, "DEBUG", "OBJECT", "json"))  # type: ignore[union-attr]
     assert abs(ours - theirs) <= theirs * 0.1
+
+
+def test_debug_object_big_collections_sampled_close(conns):
+    # 20000 fields pass the work budget: the hashtable is sized from a spread sample of its fields.
+    for start in range(0, 20000, 2000):
+        both(conns, "HSET", "h", *[x for i in range(start, start + 2000) for x in (b"field:%d" % i, b"value-%d-text" % (i * 3))])
+    ours, theirs = (int(re.search(rb"serializedlength:(\d+)", x).group(1)) for x in both(conns, "DEBUG", "OBJECT", "h"))  # type: ignore[union-attr]
+    assert abs(ours - theirs) <= theirs * 0.01

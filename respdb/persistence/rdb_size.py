@@ -12,6 +12,8 @@ Where respdb does not keep what Redis's layout depends on, the length is an esti
   compression depth, which is how RPUSH builds a list (Redis's boundaries depend on push history);
 - a string over 256 KiB is LZF-compressed in four spread slices of 64 KiB and their ratio applied
   to the whole (exact for incompressible data, which Redis stores raw too);
+- big collections are sized from a spread sample of their parts once the work passes a budget
+  (about 0.4 s; see _sampled_sum), which no test-sized value reaches;
 - an intset's width comes from the current members (Redis never narrows it after SREM);
 - a stream node that holds deleted entries (XDEL keeps their bytes; respdb does not) is sized with
   its live entries' LZF ratio applied to the node's listpack size;
@@ -23,7 +25,9 @@ Where respdb does not keep what Redis's layout depends on, the length is an esti
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Callable
 from typing import Any
 
 SIZE_SAFETY_LIMIT = 8192  # quicklist: list-max-listpack-size -2 means 8 KB listpacks
@@ -262,19 +266,56 @@ def value_size(value: Any, type_name: bytes, encoding: bytes) -> int:
     if type_name == b"set":
         if encoding == b"intset":
             return raw_string_size(_intset(value))
-        return len_size(len(value)) + sum(raw_string_size(m) for m in value)
+        members = list(value)
+        return len_size(len(members)) + _sampled_sum(len(members), lambda i: _strings_part(members[i]))
     if type_name == b"hash":
         if encoding == b"listpack":
             return raw_string_size(listpack([lp_entry(x) for kv in value.items() for x in kv]))
-        return len_size(len(value)) + sum(raw_string_size(f) + raw_string_size(v) for f, v in value.items())
+        pairs = list(value.items())
+        return len_size(len(pairs)) + _sampled_sum(len(pairs), lambda i: _strings_part(*pairs[i]))
     if type_name == b"zset":
         items = list(value.items())
         if encoding == b"listpack":
             return raw_string_size(listpack([lp_entry(x) for m, s in items for x in (m, d2string(s))]))
-        return len_size(len(items)) + sum(raw_string_size(m) + 8 for m, _ in items)
+        # Each member, then its score as an 8-byte binary double.
+        return len_size(len(items)) + _sampled_sum(len(items), lambda i: _strings_part(items[i][0], extra=8))
     if type_name == b"stream":
         return _stream_size(value)
     raise ValueError(f"no RDB encoding for {type_name!r}")
+
+
+# A collection is sized part by part (list and stream nodes, hashtable elements); the walk stops once
+# it has spent _BUDGET (LZF input bytes, plus _PART_COST per part for the Python work around it) and
+# scales what it saw to the whole. The parts are visited in a strided order that covers the whole
+# collection evenly, so a walk cut short is a spread sample; below the budget the sum is exact.
+_BUDGET = 1 << 19
+_PART_COST = 64
+
+
+def _sampled_sum(count: int, part: Callable[[int], tuple[int, int]]) -> int:
+    """Sum of part(i)[0] for i < count (part returns (size, work)), exact within the budget."""
+    stride = _coprime_stride(count)
+    total = spent = 0
+    for done in range(1, count + 1):
+        size, work = part((done - 1) * stride % count)
+        total += size
+        spent += work + _PART_COST
+        if spent >= _BUDGET and done < count:
+            return total * count // done
+    return total
+
+
+def _coprime_stride(count: int) -> int:
+    """A step near 0.618 * count sharing no factor with it: k * step % count visits every index
+    once and spreads the first ones over the whole range."""
+    step = max(1, int(count * 0.6180339887))
+    while math.gcd(step, count) != 1:
+        step += 1
+    return step
+
+
+def _strings_part(*strings: bytes, extra: int = 0) -> tuple[int, int]:
+    return sum(raw_string_size(x) for x in strings) + extra, sum(len(x) for x in strings)
 
 
 def _intset(members: Any) -> bytes:
@@ -286,50 +327,61 @@ def _intset(members: Any) -> bytes:
     return struct.pack(f"<II{len(ints)}{fmt}", width, len(ints), *ints)
 
 
-def list_nodes(items: list[bytes]) -> list[list[bytes]]:
-    """Quicklist nodes as RPUSH fills them under fill -2: an element joins the tail node while the
-    node's bytes + its length + 8 stay within 8 KB (_quicklistNodeAllowInsert)."""
-    nodes: list[list[bytes]] = []
-    node: list[bytes] = []
-    size = 0
-    for item in items:
+def _entry_size(s: bytes) -> int:
+    """len(lp_entry(s)) without building it."""
+    if s and s[0] in _NUMERIC_START:
+        v = canonical_int(s)
+        if v is not None:
+            return len(_lp_int(v)) + 1  # an integer encoding is at most 9 bytes: a 1-byte backlen
+    n = len(s)
+    enc = 1 + n if n < 64 else 2 + n if n < 4096 else 5 + n
+    return enc + len(_lp_backlen(enc))
+
+
+_NUMERIC_START = frozenset(b"-0123456789")
+
+
+def list_nodes(items: list[bytes]) -> list[tuple[int, int, int]]:
+    """Quicklist nodes as RPUSH fills them under fill -2, as (first, end, listpack bytes): an element
+    joins the tail node while the node's bytes + its length + 8 stay within 8 KB
+    (_quicklistNodeAllowInsert); an element of 1 GB or more gets a plain node of its own."""
+    nodes: list[tuple[int, int, int]] = []
+    first, size = 0, 0
+    for i, item in enumerate(items):
         n = len(item)
         if n >= _PACKED_THRESHOLD:
-            if node:
-                nodes.append(node)
-            nodes.append([item])
-            node, size = [], 0
-            continue
-        if node and size + n + _SIZE_ESTIMATE_OVERHEAD <= SIZE_SAFETY_LIMIT:
-            node.append(item)
-            size += len(lp_entry(item))
+            if i > first:
+                nodes.append((first, i, size))
+            nodes.append((i, i + 1, n))
+            first, size = i + 1, 0
+        elif i > first and size + n + _SIZE_ESTIMATE_OVERHEAD <= SIZE_SAFETY_LIMIT:
+            size += _entry_size(item)
         else:
-            if node:
-                nodes.append(node)
-            node = [item]
-            size = 7 + len(lp_entry(item))
-    if node:
-        nodes.append(node)
+            if i > first:
+                nodes.append((first, i, size))
+            first, size = i, 7 + _entry_size(item)
+    if len(items) > first:
+        nodes.append((first, len(items), size))
     return nodes
 
 
 def _list_size(items: list[bytes]) -> int:
     nodes = list_nodes(items)
-    total = len_size(len(nodes))
-    for node in nodes:
-        total += 1  # the node's container kind (PLAIN / PACKED)
-        if len(node) == 1 and len(node[0]) >= _PACKED_THRESHOLD:
-            total += raw_string_size(node[0])
-        else:
-            total += raw_string_size(listpack([lp_entry(x) for x in node]))
-    return total
+
+    def node_size(i: int) -> tuple[int, int]:
+        first, end, size = nodes[i]
+        if end - first == 1 and len(items[first]) >= _PACKED_THRESHOLD:
+            return 1 + raw_string_size(items[first]), size  # container kind PLAIN, the element
+        return 1 + raw_string_size(listpack([lp_entry(x) for x in items[first:end]])), size  # PACKED
+
+    return len_size(len(nodes)) + _sampled_sum(len(nodes), node_size)
 
 
 def quicklist_info(items: Any) -> tuple[int, int, int]:
     """(nodes, elements, total listpack bytes) of the node layout used for the list's length."""
     elements = list(items)
     nodes = list_nodes(elements)
-    return len(nodes), len(elements), sum(len(listpack([lp_entry(x) for x in node])) for node in nodes)
+    return len(nodes), len(elements), sum(size for _, _, size in nodes)
 
 
 def _stream_node(value: Any, index: int) -> bytes:
@@ -372,8 +424,8 @@ def _stream_node_size(value: Any, index: int) -> int:
 
 def _stream_size(value: Any) -> int:
     total = len_size(len(value.nodes))
-    for i in range(len(value.nodes)):
-        total += 1 + 16 + _stream_node_size(value, i)  # the node key (master id, 16 raw bytes), the listpack
+    # Per node: its key (the master id as 16 raw bytes) and its listpack.
+    total += _sampled_sum(len(value.nodes), lambda i: (1 + 16 + _stream_node_size(value, i), value.nodes[i].lp_bytes()))
     ids = (value.last_id, value.first_id, value.max_deleted_id)
     total += len_size(len(value)) + sum(len_size(ms) + len_size(seq) for ms, seq in ids)
     total += len_size(value.entries_added) + len_size(len(value.groups))
