@@ -34,6 +34,8 @@ static PyTypeObject *g_raw_type;  /* protocol.types.Raw */
 static PyTypeObject *g_block_type;
 static PyTypeObject *g_noreply_type;
 static PyTypeObject *g_spec_type; /* CommandSpec (slots dataclass) */
+static PyTypeObject *g_map_type;  /* protocol.types.Map: flat k, v list; RESP3 map, RESP2 array */
+static PyTypeObject *g_set_type;  /* protocol.types.Set: RESP3 set, RESP2 array */
 
 /* Byte offsets of CommandSpec's slots: reading a slot through its offset avoids a getattr. */
 static Py_ssize_t off_simple, off_arity, off_denyoom, off_fast, off_handler, off_calls, off_usec,
@@ -64,10 +66,10 @@ static int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out)
 
 static PyObject *configure(PyObject *self, PyObject *args)
 {
-    PyObject *lookup, *slow, *failed, *dirty, *bucket_of, *raw, *block, *noreply, *spec;
-    if (!PyArg_ParseTuple(args, "O!OOOOO!O!O!O!", &PyDict_Type, &lookup, &slow, &failed, &dirty,
+    PyObject *lookup, *slow, *failed, *dirty, *bucket_of, *raw, *block, *noreply, *spec, *map, *set;
+    if (!PyArg_ParseTuple(args, "O!OOOOO!O!O!O!O!O!", &PyDict_Type, &lookup, &slow, &failed, &dirty,
                           &bucket_of, &PyType_Type, &raw, &PyType_Type, &block, &PyType_Type,
-                          &noreply, &PyType_Type, &spec))
+                          &noreply, &PyType_Type, &spec, &PyType_Type, &map, &PyType_Type, &set))
         return NULL;
     PyTypeObject *st = (PyTypeObject *)spec;
     if (slot_offset(st, "simple", &off_simple) || slot_offset(st, "arity", &off_arity) ||
@@ -85,6 +87,8 @@ static PyObject *configure(PyObject *self, PyObject *args)
     Py_XSETREF(g_block_type, (PyTypeObject *)Py_NewRef(block));
     Py_XSETREF(g_noreply_type, (PyTypeObject *)Py_NewRef(noreply));
     Py_XSETREF(g_spec_type, (PyTypeObject *)Py_NewRef(spec));
+    Py_XSETREF(g_map_type, (PyTypeObject *)Py_NewRef(map));
+    Py_XSETREF(g_set_type, (PyTypeObject *)Py_NewRef(set));
     Py_RETURN_NONE;
 }
 
@@ -228,18 +232,19 @@ static int append_bytes(PyObject *out, const char *s, Py_ssize_t n)
     return r;
 }
 
-/* "$<len>\r\n<data>\r\n" for each item, "*<n>\r\n" first when `array`. Items must be exact bytes. */
-static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, int array)
+/* "$<len>\r\n<data>\r\n" for each item, "<header><count>\r\n" first when header is not 0 (`*`
+ * array, `%` map, `~` set). Items must be exact bytes. */
+static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header, Py_ssize_t count)
 {
-    Py_ssize_t total = array ? 24 : 0;
+    Py_ssize_t total = header ? 24 : 0;
     for (Py_ssize_t i = 0; i < n; i++)
         total += PyBytes_GET_SIZE(items[i]) + 26;
     PyObject *res = PyBytes_FromStringAndSize(NULL, total);
     if (res == NULL)
         return NULL;
     char *p = PyBytes_AS_STRING(res);
-    if (array)
-        p += sprintf(p, "*%zd\r\n", n);
+    if (header)
+        p += sprintf(p, "%c%zd\r\n", header, count);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
         p += sprintf(p, "$%zd\r\n", len);
@@ -258,7 +263,7 @@ static int emit(PyObject *client, PyObject *server, PyObject *reply, PyObject *o
 {
     PyTypeObject *t = Py_TYPE(reply);
     if (t == &PyBytes_Type) {
-        PyObject *enc = encode_bulks(&reply, 1, 0);
+        PyObject *enc = encode_bulks(&reply, 1, 0, 0);
         if (enc == NULL)
             return -1;
         int r = PyList_Append(out, enc);
@@ -279,13 +284,21 @@ static int emit(PyObject *client, PyObject *server, PyObject *reply, PyObject *o
         }
     } else if (reply == Py_None) {
         return resp3 ? append_bytes(out, "_\r\n", 3) : append_bytes(out, "$-1\r\n", 5);
-    } else if (t == &PyList_Type) {
+    } else if (t == &PyList_Type || t == g_map_type || t == g_set_type) {
         Py_ssize_t n = PyList_GET_SIZE(reply), i;
         for (i = 0; i < n; i++)
             if (!PyBytes_CheckExact(PyList_GET_ITEM(reply, i)))
                 break;
-        if (i == n) {
-            PyObject *enc = encode_bulks(((PyListObject *)reply)->ob_item, n, 1);
+        if (i == n && (t != g_map_type || n % 2 == 0)) {
+            char header = '*';
+            Py_ssize_t count = n;
+            if (resp3 && t == g_map_type) {
+                header = '%';
+                count = n / 2;
+            } else if (resp3 && t == g_set_type) {
+                header = '~';
+            }
+            PyObject *enc = encode_bulks(((PyListObject *)reply)->ob_item, n, header, count);
             if (enc == NULL)
                 return -1;
             int r = PyList_Append(out, enc);

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from respdb import errors
 from respdb.commands.registry import LOOKUP, CommandSpec, lookup
 from respdb.errors import CommandError
-from respdb.protocol.types import QUEUED, Raw
+from respdb.protocol.types import QUEUED, Map, Raw, Set
 from respdb.server.latency_hist import bucket_of
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ def _load_extension() -> Any:
         return None
     from respdb.commands.registry import CommandSpec as _Spec
 
-    _speedups.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec)
+    _speedups.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec, Map, Set)
     return _speedups
 
 
