@@ -88,6 +88,45 @@ def test_inline_fast_path_whole_and_bytewise(data, expected):
     assert parser.pending() == 0
 
 
+@pytest.mark.parametrize("read_size", [1, 7, 100, 4096])
+def test_pipeline_longer_than_a_read_parses_like_the_exact_parser(read_size):
+    """Reads that end inside commands: each finishes its command exactly and the rest takes the fast paths."""
+    data = b"".join(
+        resp("SET", f"k{i}", "v" * (i % 50)) if i % 3 else b"SET k%d %s\r\n" % (i, b"w" * (i % 40)) for i in range(600)
+    ) + resp("SET", "big", "x" * 20_000) + b"PING\r\n" + resp("GET", "big")
+    fast, exact = RequestParser(), RequestParser()
+    out_fast: list[list[bytes]] = []
+    out_exact: list[list[bytes]] = []
+    for i in range(0, len(data), read_size):
+        out_fast += fast.feed(data[i : i + read_size])
+        out_exact += exact.feed_exact(data[i : i + read_size])
+        assert fast.pending() == exact.pending()
+    assert out_fast == out_exact
+    assert len(out_fast) == 603
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"*1\r\n$4\r\nPING\r\n$-1\r\n", [[b"PING"], [b"$-1"]]),
+        (b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n", [[b"PING"], [b"$0"]]),
+        (b"*1\r\n$4\r\nPING\r\n_\r\n", [[b"PING"], [b"_"]]),
+        (b"*1\r\n$4\r\nPING\r\n#f\r\n", [[b"PING"], [b"#f"]]),  # hiredis's default "incomplete" is False
+        (b"*1\r\n$4\r\nPING\r\n:0\r\n", [[b"PING"], [b":0"]]),
+        (b"*0\r\n~1\r\n$4\r\nPING\r\n", [[b"~1"], [b"$4"], [b"PING"]]),
+        (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n", [[b"PING"], [b"%1"], [b"$1"], [b"a"], [b"$1"], [b"b"]]),
+        (b"*1\r\n$4\r\nPING\r\n~1\r\n$4\r\nPING\r\n", [[b"PING"], [b"~1"], [b"$4"], [b"PING"]]),
+        (b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n", [[b"PING"], [b">1"], [b"$4"], [b"PING"]]),
+        (b"*1\r\n$4\r\nPING\r\n|1\r\n$1\r\na\r\n$1\r\nb\r\n*1\r\n$4\r\nPING\r\n",
+         [[b"PING"], [b"|1"], [b"$1"], [b"a"], [b"$1"], [b"b"], [b"PING"]]),
+    ],
+)
+def test_non_array_items_after_a_command_are_inline_commands(data, expected):
+    """hiredis would read these as RESP values (a map even came out as a command); Redis reads each
+    line that does not start with '*' as an inline command."""
+    assert RequestParser().feed(data) == expected
+
+
 def test_inline_partial_last_line_waits_for_the_rest():
     parser = RequestParser()
     assert parser.feed(b"PING\r\nECHO ab") == [[b"PING"]]
@@ -129,8 +168,11 @@ def test_inline_after_a_consumed_multibulk_header_is_not_a_new_command():
 # Framing fuzz: tokens that build (mostly broken) multibulk headers and inline lines, so the hiredis
 # path, the inline path and the exact parser all see the same odd input.
 _TOKENS = [b"*", b"$", b"\r", b"\n", b"\r\n", b"0", b"1", b"2", b"3", b"-", b"+", b" ", b"a", b"\x00",
-           b"PING", b"ECHO", b"*1\r\n", b"*2\r\n", b"$4\r\n", b"$1\r\n", b"\"", b"'"]
-_framing = st.lists(st.sampled_from(_TOKENS), max_size=30).map(b"".join)
+           b"PING", b"ECHO", b"*1\r\n", b"*2\r\n", b"$4\r\n", b"$1\r\n", b"\"", b"'",
+           # RESP3 and RESP2 non-array types: hiredis parses them, Redis reads them as inline commands
+           b"_\r\n", b"%1\r\n", b"~1\r\n", b">1\r\n", b"|1\r\n", b"$-1\r\n", b"$0\r\n", b"*-1\r\n", b"*0\r\n",
+           b"#f\r\n", b":0\r\n"]
+_framing = st.lists(st.one_of(st.sampled_from(_TOKENS), _multibulk), max_size=30).map(b"".join)
 
 
 @settings(max_examples=100, deadline=None)

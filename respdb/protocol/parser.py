@@ -12,6 +12,7 @@ half-received command, so a large value arriving in many reads is scanned once.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import hiredis
 
@@ -28,6 +29,14 @@ _BIG_COUNT = re.compile(rb"\*-?\d{6}").search
 # C-string line search, and \v and \f are blanks between arguments but not inside one for sdssplitargs,
 # while bytes.split() treats them as separators everywhere.
 _INLINE_SPECIAL = b"\"'\0\v\f"
+
+# A line starting with a RESP3 aggregate type that hiredis returns as a list or dict (set, push,
+# attribute, map).
+_RESP3_AGGREGATE_LINE = re.compile(rb"\n[~>|%]").search
+
+# hiredis's "incomplete" marker: its default, False, is also how it returns RESP3 `#f`.
+_NEED_MORE = object()
+_PARTIAL = object()  # _hiredis_whole: the data ends inside a command
 
 
 class ProtocolError(Exception):
@@ -125,23 +134,24 @@ class RequestParser:
         self.max_bulk_len = max_bulk_len
         # Before AUTH, Redis caps request sizes so an anonymous peer cannot make it allocate much.
         self.auth_required = False
-        self._reader = hiredis.Reader()
+        self._reader = hiredis.Reader(notEnoughData=_NEED_MORE)
 
     def pending(self) -> int:
         """Bytes received but not yet part of a complete command (the query buffer)."""
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        # The fast paths only start at a command boundary: an empty buffer can still be in the middle
-        # of a multibulk whose header (and some arguments) were consumed by an earlier read.
-        if not self._buf and not self._mbulk_left:
-            if data[:1] == b"*":
-                if not self.auth_required and _BIG_COUNT(data) is None:
-                    cmds = self._feed_hiredis(data)
-                    if cmds is not None:
-                        return cmds
-            elif len(data.translate(None, _INLINE_SPECIAL)) == len(data) and b"\n*" not in data:
-                return self._feed_inline(data)
+        # An empty buffer can still be in the middle of a multibulk whose header (and some arguments)
+        # were consumed by an earlier read: only a command boundary may take a fast path.
+        if self._buf or self._mbulk_left:
+            return self._finish_command(data)
+        if data[:1] == b"*":
+            if not self.auth_required and _BIG_COUNT(data) is None:
+                cmds = self._feed_hiredis(data)
+                if cmds is not None:
+                    return cmds
+        elif len(data.translate(None, _INLINE_SPECIAL)) == len(data) and b"\n*" not in data:
+            return self._feed_inline(data)
         self._buf += data
         return self._parse()
 
@@ -149,6 +159,27 @@ class RequestParser:
         """`feed` through the exact parser only: the reference the fast paths are tested against."""
         self._buf += data
         return self._parse()
+
+    def _finish_command(self, data: bytes) -> list[list[bytes]]:
+        """The buffer holds the start of a command (a pipeline longer than a read rarely ends at a
+        command boundary): finish that one command exactly, then give the rest of the read to the
+        fast paths instead of parsing all of it in Python."""
+        self._buf += data
+        cmds = self._parse(once=True)
+        if not cmds or not self._buf:
+            return cmds  # still inside the command (e.g. a large value arriving), or nothing left
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return self._after(cmds, rest)
+
+    def _after(self, cmds: list[list[bytes]], rest: bytes) -> list[list[bytes]]:
+        """`cmds` followed by whatever `rest` (read from a command boundary) holds; a protocol error
+        in `rest` still lets `cmds` run first."""
+        try:
+            return cmds + self.feed(rest)
+        except ProtocolError as exc:
+            exc.commands = cmds + exc.commands
+            raise
 
     def _feed_inline(self, data: bytes) -> list[list[bytes]]:
         """Plain inline lines: without quotes, NUL, \\v or \\f, Redis's sdssplitargs splits a line at runs of
@@ -161,48 +192,94 @@ class RequestParser:
         self._buf += data[end:]
         try:
             # The tail holds no newline, so no complete command; this only applies the size limits.
-            cmds += self._parse()
+            return cmds + self._parse()
         except ProtocolError as exc:
             exc.commands = cmds + exc.commands
             raise
-        return cmds
 
     def _feed_hiredis(self, data: bytes) -> list[list[bytes]] | None:
-        """Whole multibulk commands only; None hands the read to the exact parser."""
+        """Whole multibulk commands, possibly followed by the start of one more (left in the buffer);
+        None hands the read to the exact parser."""
+        if data[-1] == 0x0A:  # ends with '\n': the usual read, whole commands
+            cmds = self._hiredis_whole(data, len(data))
+            if cmds is not _PARTIAL:
+                return cmds
+        # The read ends inside a command (a pipeline longer than a read): if the last line starting
+        # with '*' is where the whole commands end (hiredis confirms it), they are done and the rest
+        # waits in the buffer.
+        cut = data.rfind(b"\n*") + 1
+        if cut <= 0:
+            return None
+        cmds = self._hiredis_whole(data, cut)
+        if cmds is None or cmds is _PARTIAL:
+            return None
+        self._buf += memoryview(data)[cut:]
+        try:
+            return cmds + self._parse()
+        except ProtocolError as exc:
+            exc.commands = cmds + exc.commands
+            raise
+
+    def _hiredis_whole(self, data: bytes, end: int) -> Any:
+        """The commands in `data[:end]` if it holds whole commands; _PARTIAL if it ends inside one;
+        None if anything is odd (the exact parser decides)."""
         reader = self._reader
-        reader.feed(data)
+        reader.feed(data, 0, end)
         cmds = []
         max_len = self.max_bulk_len
+        skipped = False
+        need_more = _NEED_MORE
         try:
             cmd = reader.gets()
-            while cmd is not False:
-                if cmd:  # `*0` and `*-1` are skipped, as Redis does
-                    for arg in cmd:
+            while cmd is not need_more:
+                if cmd:
+                    for arg in cmd:  # a non-array item fails here: bytes give ints, numbers raise
                         if arg.__class__ is not bytes or len(arg) > max_len:
                             raise ValueError
                     cmds.append(cmd)
+                elif cmd.__class__ is list:
+                    skipped = True  # `*0` is skipped, as Redis does
+                else:
+                    # `$-1`, `$0`, `_`, `:0`, `#f` are inline commands to Redis (and `*-1`, also
+                    # None, is rare enough to leave to the exact parser).
+                    raise ValueError
                 cmd = reader.gets()
-            # hiredis does not say whether it stopped inside a command (has_data() is False once
-            # it has consumed a lone '*'), so probe with an empty array: it comes back as [] only
-            # when the reader was at a command boundary.
-            reader.feed(b"*0\r\n")
-            if reader.gets() != [] or reader.has_data():
-                raise ValueError
-        except Exception:  # anything odd is re-parsed exactly below
-            self._reader = hiredis.Reader()
+        except Exception:  # anything odd is re-parsed exactly
+            self._reader = hiredis.Reader(notEnoughData=_NEED_MORE)
             return None
-        return cmds
+        # hiredis also reads RESP3 sets, pushes, attributes and maps (`~`, `>`, `|`, `%`) as lists or
+        # dicts, which pass for commands; Redis reads a line starting with one of them as an inline
+        # command. The first item starts with '*', so only reads of several items need a look.
+        if (
+            (skipped or len(cmds) > 1)
+            and (0x7E in data or 0x3E in data or 0x7C in data or 0x25 in data)  # int needles: memchr
+            and _RESP3_AGGREGATE_LINE(data, 0, end)
+        ):
+            self._reader = hiredis.Reader(notEnoughData=_NEED_MORE)
+            return None
+        # hiredis does not say whether it stopped inside a command (has_data() is False once it has
+        # consumed a lone '*'), so probe with an empty array: it comes back as [] only when the reader
+        # was at a command boundary.
+        try:
+            reader.feed(b"*0\r\n")
+            if reader.gets() == [] and not reader.has_data():
+                return cmds
+        except Exception:
+            pass
+        self._reader = hiredis.Reader(notEnoughData=_NEED_MORE)
+        return _PARTIAL
 
-    def _parse(self) -> list[list[bytes]]:
+    def _parse(self, once: bool = False) -> list[list[bytes]]:
         cmds: list[list[bytes]] = []
         try:
-            self._parse_into(cmds)
+            self._parse_into(cmds, once)
         except ProtocolError as exc:
             exc.commands = cmds
             raise
         return cmds
 
-    def _parse_into(self, cmds: list[list[bytes]]) -> None:
+    def _parse_into(self, cmds: list[list[bytes]], once: bool) -> None:
+        """Parse complete commands into `cmds` (only the first one when `once`)."""
         buf = self._buf
         while True:
             if self._mbulk_left == 0:
@@ -219,11 +296,15 @@ class RequestParser:
                         break
                     if cmd:
                         cmds.append(cmd)
+                        if once:
+                            break
                     continue
             if not self._multibulk_args():
                 break
             cmds.append(self._argv)
             self._argv = []
+            if once:
+                break
         # Drop consumed bytes; keep the unread tail (and any half-received bulk) only.
         if self._pos:
             del buf[: self._pos]
