@@ -109,8 +109,10 @@ class Database:
                 self.access[key] = clock
             if ks.reading:
                 ks.hits += 1
-        elif ks.reading:
-            self._read_miss(key)
+        elif ks.reading:  # _read_miss inlined: GET on a missing key is a common hot path too
+            ks.misses += 1
+            if ks.notify is not None:
+                ks.notify("m", "keymiss", key, self.id)
         return value
 
     def _read_miss(self, key: bytes, event: bool = True) -> None:
