@@ -1,12 +1,14 @@
 """Request parser: bytes in, argv lists out (RESP multibulk and inline commands), no I/O.
 
-hiredis parses the common case, a read that holds whole multibulk commands and nothing else; a read of
-plain inline commands (no quotes, no multibulk, none of the bytes where Redis's line splitting differs
-from `bytes.split`) is split by `bytes.split` in C. Anything else goes through the exact Python parser
-below, which mirrors Redis's processMultibulkBuffer and processInlineBuffer: the same limits, the same
-`Protocol error: ...` texts, and inline commands mixed with multibulk ones (hiredis rejects that mix, and
-accepts nested or non-bulk elements Redis refuses). The Python parser keeps its position inside a
-half-received command, so a large value arriving in many reads is scanned once.
+Three paths, all giving exactly what Redis's processMultibulkBuffer and processInlineBuffer would:
+- hiredis parses a read of whole multibulk commands (or whole ones followed by the start of the next);
+- a read of plain inline commands (no quotes, no multibulk, none of the bytes where Redis's line
+  splitting differs from `bytes.split`) is split by `bytes.split` in C;
+- the exact Python parser takes everything else: the same limits, the same `Protocol error: ...` texts,
+  inline commands mixed with multibulk ones (hiredis rejects that mix, and accepts nested, non-bulk or
+  RESP3 items Redis refuses or reads as inline commands). It keeps its position inside a half-received
+  command, so a large value arriving in many reads is scanned once; once it has finished the command a
+  read ended in, the rest of the next read goes back to the fast paths (long pipelines stay fast).
 """
 
 from __future__ import annotations
