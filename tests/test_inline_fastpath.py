@@ -1,5 +1,6 @@
-"""Inline requests: the `bytes.split` fast path against the exact parser (sans-IO, hypothesis, random
-split points), and the inline edge cases against redis-server over raw sockets, byte for byte."""
+"""Request parsing fast paths: the `bytes.split` inline path and the hiredis multibulk path against the
+exact parser (sans-IO, hypothesis, random split points), and inline and multibulk framing edge cases
+against redis-server over raw sockets, byte for byte."""
 
 from __future__ import annotations
 
