@@ -13,6 +13,7 @@ Three paths, all giving exactly what Redis's processMultibulkBuffer and processI
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -39,6 +40,23 @@ _RESP3_AGGREGATE_LINE = re.compile(rb"\n[~>|%]").search
 # hiredis's "incomplete" marker: its default, False, is also how it returns RESP3 `#f`.
 _NEED_MORE = object()
 _PARTIAL = object()  # _hiredis_whole: the data ends inside a command
+
+
+def _speedups() -> Any:
+    """respdb._speedups holds _hiredis_whole and _BIG_COUNT in C (this file stays their reference)."""
+    if os.environ.get("RESPDB_NO_EXTENSIONS"):
+        return None
+    try:
+        from respdb import _speedups as ext
+    except ImportError:
+        return None
+    return ext
+
+
+_ext = _speedups()
+_hiredis_whole_c = _ext.hiredis_whole if _ext is not None else None
+if _ext is not None:
+    _BIG_COUNT = _ext.big_count  # the same test by memchr, without the regex engine
 
 
 class ProtocolError(Exception):
@@ -148,7 +166,7 @@ class RequestParser:
         if self._buf or self._mbulk_left:
             return self._finish_command(data)
         if data[:1] == b"*":
-            if not self.auth_required and _BIG_COUNT(data) is None:
+            if not self.auth_required and not _BIG_COUNT(data):
                 cmds = self._feed_hiredis(data)
                 if cmds is not None:
                     return cmds
@@ -225,6 +243,11 @@ class RequestParser:
     def _hiredis_whole(self, data: bytes, end: int) -> Any:
         """The commands in `data[:end]` if it holds whole commands; _PARTIAL if it ends inside one;
         None if anything is odd (the exact parser decides)."""
+        if _hiredis_whole_c is not None:
+            got = _hiredis_whole_c(self._reader, data, end, self.max_bulk_len, _NEED_MORE, _PARTIAL)
+            if got.__class__ is not list:
+                self._reader = hiredis.Reader(notEnoughData=_NEED_MORE)
+            return got
         reader = self._reader
         reader.feed(data, 0, end)
         cmds = []
