@@ -11,6 +11,9 @@ from tests.diff import Differ
 
 # Each case is a sequence run on a flushed server; every reply is compared.
 CASES = [
+    # Unknown commands: Redis quotes arguments while the list is under 128 bytes, each cut to the rest,
+    # and both name and arguments end at a NUL (C strings).
+    [("NOSUCH", "a" * 100, "b" * 100, "c"), ("NOSUCH",), ("NO\0SUCH", "x\0y", "z"), ("x" * 200, "a"), ("NOSUCH", *["ab"] * 60), ("NOSUCH", "a" * 127, "b")],
     [("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("SET", "k", "w", "GET"), ("GETDEL", "k"), ("GETDEL", "k")],
     [("SET", "k", "v", "NX"), ("SET", "k", "v2", "NX"), ("SET", "k", "v3", "XX"), ("SET", "nx", "v", "XX"), ("GET", "k")],
     [("SET", "k", "v", "EX", "0"), ("SET", "k", "v", "EX", "-1"), ("SET", "k", "v", "PX", "abc"), ("SET", "k", "v", "NX", "XX")],

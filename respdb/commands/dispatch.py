@@ -36,9 +36,15 @@ def _error_bytes(text: str) -> bytes:
 
 
 def unknown_command_error(argv: list[bytes]) -> str:
-    name = argv[0].decode("utf-8", "replace")[:128]
-    args = " ".join("'" + a.decode("utf-8", "replace")[:128] + "'" for a in argv[1:])
-    return errors.UNKNOWN_COMMAND.format(name=name, args=args + " " if args else "")
+    """Redis's text: the name to 128 bytes, then quoted arguments while the list is under 128 bytes,
+    each cut to what is left of them; both are C strings there, so a NUL ends them."""
+    name = argv[0].split(b"\0", 1)[0][:128].decode("utf-8", "replace")
+    args = b""
+    for a in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += b"'" + a.split(b"\0", 1)[0][: 128 - len(args)] + b"' "
+    return errors.UNKNOWN_COMMAND.format(name=name, args=args.decode("utf-8", "replace"))
 
 
 def resolve(argv: list[bytes]) -> CommandSpec | str:
