@@ -41,6 +41,7 @@ static PyTypeObject *g_set_type;  /* protocol.types.Set: RESP3 set, RESP2 array 
 static Py_ssize_t off_simple, off_arity, off_denyoom, off_fast, off_handler, off_calls, off_usec,
     off_latency, off_reads, off_name;
 
+static PyObject *s_propagate_hooks, *s_propagate_argv, *s_ready_keys;
 static PyObject *s_server, *s_keyspace, *s_plain, *s_paused_until, *s_pause_holds, *s_oom_guard,
     *s_db, *s_slow_threshold, *s_post_command_needed, *s_config, *s_latency_tracking, *s_resp3,
     *s_dirty, *s_reading, *s_last_cmd, *s_observer, *s_record_slow, *s_after_write, *s_encode,
@@ -99,6 +100,7 @@ typedef struct {
     double slow_threshold;
     int post_command_needed;
     int latency_tracking;
+    int propagate_hooks;
     int resp3;
     int plain; /* client.plain */
     PyObject *refs[2];
@@ -138,6 +140,8 @@ static int flags_load(Flags *f, PyObject *server, PyObject *client)
     if (f->slow_threshold == -1.0 && PyErr_Occurred())
         return -1;
     if ((f->post_command_needed = truthy_attr(server, s_post_command_needed)) < 0)
+        return -1;
+    if ((f->propagate_hooks = truthy_attr(server, s_propagate_hooks)) < 0)
         return -1;
     PyObject *config = PyObject_GetAttr(server, s_config);
     if (config == NULL)
@@ -522,6 +526,14 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             PyObject *dirty1 = PyObject_GetAttr(ks, s_dirty);
             int changed = dirty1 == NULL ? -1 : PyObject_RichCompareBool(dirty0, dirty1, Py_NE);
             Py_XDECREF(dirty1);
+            if (changed > 0 && !f.propagate_hooks) {
+                /* _fast_dirty has nothing to do unless the handler rewrote its logged form or filled
+                 * a key some client is blocked on (the usual write, without AOF: skip the call). */
+                int busy = attr_is_not_none(client, s_propagate_argv);
+                if (busy == 0)
+                    busy = truthy_attr(ks, s_ready_keys);
+                changed = busy;
+            }
             if (changed > 0) {
                 PyObject *r = PyObject_CallFunctionObjArgs(g_dirty, client, spec, argv, NULL);
                 changed = r == NULL ? -1 : 0;
@@ -720,6 +732,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "respdb._speedups", N
 PyMODINIT_FUNC PyInit__speedups(void)
 {
     INTERN(s_server, "server");
+    INTERN(s_propagate_hooks, "propagate_hooks");
+    INTERN(s_propagate_argv, "propagate_argv");
+    INTERN(s_ready_keys, "ready_keys");
     INTERN(s_keyspace, "keyspace");
     INTERN(s_plain, "plain");
     INTERN(s_paused_until, "paused_until");
