@@ -110,9 +110,9 @@ class QuickList:
         return f"QuickList({list(self)!r})"
 
     # --- the ends ------------------------------------------------------------------------------
-    # The four methods below are LPUSH/RPUSH/LPOP/RPOP's whole cost beyond dispatch: their common case
-    # touches one chunk and one counter, and the pushes return the new length (LPUSH's reply), which
-    # saves the caller a len() call.
+    # The pushes here and pop/popleft below are LPUSH/RPUSH/LPOP/RPOP's whole cost beyond dispatch: the
+    # common case touches one chunk and one counter, and the pushes return the new length (LPUSH's
+    # reply), which saves the caller a len() call.
     def append(self, x: bytes) -> int:
         tail = self._chunks[-1]
         if len(tail) < CHUNK:
