@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -161,8 +162,6 @@ def test_info_keyspace_hits_misses_per_command_match_redis(conns: tuple[Raw, Raw
 
 
 def test_info_keyspace_misses_count_an_expired_key(conns: tuple[Raw, Raw]) -> None:
-    import time
-
     for conn in conns:
         _fresh(conn)
         conn.request(resp("SET", "e", "v", "PX", "1"))
@@ -254,8 +253,6 @@ def test_incr_keeps_ttl_and_shared_integer_encoding_like_redis(differ: Differ) -
 
 
 def test_incr_and_mset_keyspace_events_like_redis(server: ServerProcess, oracle: ServerProcess) -> None:
-    import time
-
     got = []
     for sp in (server, oracle):
         ctl, sub = Raw(sp.port), Raw(sp.port)
