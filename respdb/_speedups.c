@@ -236,6 +236,23 @@ static int append_bytes(PyObject *out, const char *s, Py_ssize_t n)
     return r;
 }
 
+/* Writes "<c><n>\r\n" at p, returns the end (sprintf costs ~50 ns; a long reply has one per item). */
+static char *put_header(char *p, char c, Py_ssize_t n)
+{
+    char digits[24];
+    int k = 0;
+    *p++ = c;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    while (k > 0)
+        *p++ = digits[--k];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
 /* "$<len>\r\n<data>\r\n" for each item, "<header><count>\r\n" first when header is not 0 (`*`
  * array, `%` map, `~` set). Items must be exact bytes. */
 static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header, Py_ssize_t count)
@@ -248,10 +265,10 @@ static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header,
         return NULL;
     char *p = PyBytes_AS_STRING(res);
     if (header)
-        p += sprintf(p, "%c%zd\r\n", header, count);
+        p = put_header(p, header, count);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
-        p += sprintf(p, "$%zd\r\n", len);
+        p = put_header(p, '$', len);
         memcpy(p, PyBytes_AS_STRING(items[i]), len);
         p += len;
         *p++ = '\r';
