@@ -45,6 +45,13 @@ def _string(ctx: Client, key: bytes) -> bytes | None:
     return ctx.db.get_string(key)
 
 
+def _string_for_write(ctx: Client, key: bytes) -> bytes | None:
+    value = ctx.db.lookup_write(key)  # lookupKeyWrite: no keyspace hit or miss
+    if value is not None and value.__class__ is not bytes:
+        raise CommandError(errors.WRONGTYPE)
+    return value
+
+
 def _store(ctx: Client, key: bytes, value: bytes, existed: bool) -> None:
     db = ctx.db
     if existed:
@@ -224,7 +231,7 @@ def bitop(ctx: Client, operation: bytes, dest: bytes, *keys: bytes) -> int:
         for num in nums[1:]:
             result ^= num
     stored = result.to_bytes(size, "big")
-    if db.get(dest) is None:
+    if db.lookup_write(dest) is None:
         db.add(dest, stored)
     else:
         db.set(dest, stored)
@@ -327,7 +334,8 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
         ops.append((opcode, signed, bits, offset, arg, owtype))
     if highest >= 0 and readonly_cmd:
         raise CommandError(errors.BITFIELD_RO_GET_ONLY)  # before the type check, as in Redis
-    old = _string(ctx, key)
+    # Redis reads the key with lookupKeyRead only when every operation is a GET.
+    old = _string(ctx, key) if highest < 0 else _string_for_write(ctx, key)
     if highest < 0:
         source = old or b""
         return [_get_field(source, offset, bits, signed) for _, signed, bits, offset, _, _ in ops]

@@ -181,7 +181,7 @@ def copy(ctx: Client, src: bytes, dst: bytes, *args: bytes) -> int:
     value = ctx.db.get(src)
     if value is None:
         return 0
-    if target.get(dst) is not None:
+    if target.lookup_write(dst) is not None:
         if not replace:
             return 0
         target.delete(dst)
@@ -363,13 +363,13 @@ def _is_int_repr(value: bytes) -> bool:
 
 @command("object|encoding")
 def object_encoding(ctx: Client, key: bytes) -> object:
-    value = ctx.db.get(key)
+    value = ctx.db.peek(key, miss_event=False)
     return None if value is None else encoding_of(ctx, value, key)
 
 
 @command("object|refcount")
 def object_refcount(ctx: Client, key: bytes) -> object:
-    value = ctx.db.get(key)
+    value = ctx.db.peek(key, miss_event=False)
     if value is None:
         return None
     # Redis shares the integers 0..9999 (refcount INT_MAX); every other object is referenced once.

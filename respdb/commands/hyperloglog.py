@@ -510,7 +510,7 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Any:
         if value[4] == DENSE:
             use_dense = True
         merged = _merge_into(merged, value)
-    value = db.get(dest)
+    value = db.lookup_write(dest)
     created = value is None
     hll = _new_sparse() if created else bytearray(value)
     sparse = Sparse(hll) if hll[4] == SPARSE else None

@@ -231,7 +231,7 @@ def memory_help(ctx: Client) -> object:
 @command("object|idletime")
 def object_idletime(ctx: Client, key: bytes) -> object:
     db = ctx.db
-    if db.peek(key) is None:
+    if db.peek(key, miss_event=False) is None:
         return None
     if ctx.keyspace.lfu is not None:
         raise CommandError(errors.IDLETIME_UNDER_LFU)
@@ -241,7 +241,7 @@ def object_idletime(ctx: Client, key: bytes) -> object:
 @command("object|freq")
 def object_freq(ctx: Client, key: bytes) -> object:
     db = ctx.db
-    if db.peek(key) is None:
+    if db.peek(key, miss_event=False) is None:
         return None
     if ctx.keyspace.lfu is None:
         raise CommandError(errors.FREQ_WITHOUT_LFU)

@@ -332,7 +332,7 @@ def _store(ctx: Client, dst: bytes, result: set[bytes], event: str) -> int:
     """Replace dst with the result (TTL dropped), or delete dst when the result is empty."""
     db = ctx.db
     if result:
-        if db.get(dst) is None:
+        if db.lookup_write(dst) is None:
             db.add(dst, result)
         else:
             db.set(dst, result)

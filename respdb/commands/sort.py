@@ -215,7 +215,7 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
     else:
         stored = QuickList(chosen)
     if stored:
-        if db.get(store) is None:
+        if db.lookup_write(store) is None:
             db.add(store, stored)
         else:
             db.set(store, stored)

@@ -80,7 +80,7 @@ def store_result(ctx: Client, dst: bytes, z: ZSet | None, event: str) -> int:
     """The *STORE commands: a non-empty result replaces dst (TTL dropped); an empty one deletes it."""
     db = ctx.db
     if z:
-        if db.get(dst) is None:
+        if db.lookup_write(dst) is None:
             db.add(dst, z)
         else:
             db.set(dst, z)

@@ -280,6 +280,15 @@ class Server:
     def serve_ready_keys(self) -> None:
         """Hand elements to clients blocked on keys that just received some, first come first served."""
         ks = self.keyspace
+        # Serving is no client's read (Redis counts no keyspace hit for it); the command that filled
+        # the key may be a reading one (COPY), and the C dispatch loop caches `reading`, so restore it.
+        reading, ks.reading = ks.reading, False
+        try:
+            self._serve_ready_keys(ks)
+        finally:
+            ks.reading = reading
+
+    def _serve_ready_keys(self, ks: Keyspace) -> None:
         while ks.ready_keys:
             ready, ks.ready_keys = ks.ready_keys, []
             for db_id, key in ready:
