@@ -4,8 +4,8 @@ For an event of class `cls` (g $ l s h z x e t d n; the config normalises `A`) o
 Redis's notifyKeyspaceEvent publishes `__keyspace@N__:<key>` → event name when `K` is set and
 `__keyevent@N__:<event>` → key when `E` is set. The publisher is installed as `keyspace.notify`
 only while the flags can produce an event at all, so a server with notifications off pays one
-`is None` check per write. Key-miss events (`m`) are accepted by the config but not emitted: no
-read path reports misses.
+`is None` check per write. Key-miss events (`m`) come from the keyspace's read path: every miss a
+reading command counts (keyspace_misses) fires `keymiss`, as Redis's lookupKey does.
 """
 
 from __future__ import annotations

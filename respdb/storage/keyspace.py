@@ -1,7 +1,7 @@
 """The keyspace: numbered databases of key → value, with per-key expiry kept beside the data.
 
 Values are plain Python objects, and the type of the object is the Redis type of the key:
-bytes → string, dict → hash, deque → list, set → set, ZSet → zset, Stream → stream.
+bytes → string, dict → hash, QuickList → list, set → set, ZSet → zset, Stream → stream.
 Expiry lives in a second dict (absolute ms) so keys without a TTL cost nothing extra, plus a heap that
 lets the active cycle reclaim expired keys without scanning. Every write goes through `changed()`, the
 one hook where WATCH, client-side caching, keyspace events, the dirty counter and blocked clients
@@ -23,7 +23,7 @@ from typing import Any
 
 from respdb.errors import WRONGTYPE, CommandError
 
-TYPE_NAMES: dict[type, bytes] = {bytes: b"string", dict: b"hash", deque: b"list", set: b"set"}
+TYPE_NAMES: dict[type, bytes] = {bytes: b"string", dict: b"hash", set: b"set"}  # + register_type()
 
 
 def register_type(cls: type, name: bytes) -> None:
