@@ -50,11 +50,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _snapshot(rev: str) -> tuple[str, str]:
-    """Export `rev`'s respdb package to a temp dir: (dir, full commit id)."""
+    """Export `rev`'s respdb package to a temp dir and build its C extension there, as `pip install`
+    would (commits before setup.py existed have none): (dir, full commit id)."""
     commit = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     tree = tempfile.mkdtemp(prefix="respdb-bench-")
-    archive = subprocess.run(["git", "archive", commit, "respdb"], cwd=ROOT, capture_output=True, check=True).stdout
+    paths = ["respdb"]
+    if subprocess.run(["git", "cat-file", "-e", f"{commit}:setup.py"], cwd=ROOT, capture_output=True).returncode == 0:
+        paths.append("setup.py")
+    archive = subprocess.run(["git", "archive", commit, *paths], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+    if "setup.py" in paths:
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, capture_output=True, check=True)
     return tree, commit
 
 
