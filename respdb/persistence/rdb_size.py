@@ -30,6 +30,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from respdb.storage.stream import canonical_int
+
 SIZE_SAFETY_LIMIT = 8192  # quicklist: list-max-listpack-size -2 means 8 KB listpacks
 _SIZE_ESTIMATE_OVERHEAD = 8  # quicklist.c's allowance for one new entry's header and backlen
 _PACKED_THRESHOLD = 1 << 30  # quicklist: elements this big get a plain node of their own
@@ -59,18 +61,6 @@ def int_string_size(value: int) -> int:
     if -(1 << 31) <= value < 1 << 31:
         return 5
     return 0
-
-
-def canonical_int(s: bytes) -> int | None:
-    """string2ll / lpStringToInt64: a canonical int64 in at most 20 characters, else None."""
-    n = len(s)
-    if n == 0 or n > 20:
-        return None
-    body = s[1:] if s[:1] == b"-" else s
-    if not body.isdigit() or (body[:1] == b"0" and (len(body) > 1 or body is not s)):
-        return None
-    v = int(s)
-    return v if -(1 << 63) <= v < 1 << 63 else None
 
 
 def raw_string_size(s: bytes) -> int:

@@ -92,19 +92,9 @@ def deep_size(obj: Any, samples: int, depth: int = 0) -> int:
                 taken += 1
             size += total * n // taken
         return size
-    if cls is QuickList:
-        # The layout is measured whole (O(chunks)); elements are sampled like any sequence's.
-        size += obj.container_bytes()
-        n = len(obj)
-        if n:
-            taken = 0
-            total = 0
-            for v in itertools.islice(obj, limit):
-                total += deep_size(v, samples, depth + 1)
-                taken += 1
-            size += total * n // taken
-        return size
-    if isinstance(obj, _SEQUENCES):
+    if cls is QuickList or isinstance(obj, _SEQUENCES):
+        if cls is QuickList:
+            size += obj.container_bytes()  # the chunk layout measured whole (O(chunks)), elements sampled
         n = len(obj)
         if n:
             taken = 0

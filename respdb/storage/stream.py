@@ -71,7 +71,7 @@ def _backlen(n: int) -> int:
     return 5
 
 
-def _as_int(s: bytes) -> int | None:
+def canonical_int(s: bytes) -> int | None:
     """lpStringToInt64: strings that look like canonical int64s are stored as integers."""
     n = len(s)
     if n == 0 or n > 20:
@@ -88,7 +88,7 @@ _NUMERIC_START = frozenset(b"-0123456789")
 
 def _elem_size(s: bytes) -> int:
     if s and s[0] in _NUMERIC_START:
-        iv = _as_int(s)
+        iv = canonical_int(s)
         if iv is not None:
             return _int_size(iv)
     n = len(s)
