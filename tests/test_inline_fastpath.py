@@ -342,6 +342,7 @@ MULTIBULK_CASES = {
     "bulk_count_cr_cr_lf": b"*1\r\n$4\r\r\nPING\r\n" + QUIT,
     "bulk_not_followed_by_crlf": b"*1\r\n$4\r\nPINGxyPING\r\n" + QUIT,
     "empty_and_null_arrays": b"*0\r\n*-1\r\nPING\r\n" + QUIT,
+    "high_byte_where_dollar_expected": b"*1\r\n\xe9x\r\n",  # Redis echoes the raw byte in its error
 }
 
 

@@ -82,7 +82,8 @@ class Connection(asyncio.Protocol):
             if exc.commands and client.blocked is None and not self.pending:
                 self.run(exc.commands)
             if not self.closed:
-                self.transport.write(b"-ERR " + str(exc).encode() + b"\r\n")  # type: ignore[union-attr]
+                # Protocol errors are ASCII but for "got '%c'", which Redis sends as the raw byte.
+                self.transport.write(b"-ERR " + str(exc).encode("latin-1") + b"\r\n")  # type: ignore[union-attr]
             self.close()
             return
         if not cmds:
