@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from respdb.protocol import ProtocolError, RequestParser
-from tests.servers import Raw, resp, respdb_server
+from tests.servers import Raw, redis_oracle, resp, respdb_server
 
 
 def _non_loopback_ipv4() -> str | None:
@@ -228,3 +228,27 @@ def test_thousand_connections_and_ten_thousand_cycles_leak_nothing():
             assert r.dbsize() == 1000
         assert _server_fds(pid) <= fds0 + 1  # the checking client's own socket may still be closing
         assert _server_rss(pid) - rss0 < 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("data", "replies"),
+    [
+        # AUTH first in the same write lifts the unauthenticated limits for what follows, as in Redis,
+        # which runs each command before parsing the next.
+        (resp("AUTH", "pw") + resp("MSET", *["k", "v"] * 6) + resp("MGET", *["k"] * 11), 3),
+        (resp("AUTH", "pw") + resp("SET", "big", "x" * 20000) + resp("STRLEN", "big"), 3),
+        (resp("AUTH", "pw") + b"PING\r\n" + resp("GET", "k"), 3),
+        # Without AUTH, or with a wrong password, the limits hold: error, then the server closes.
+        (resp("PING") + resp("MSET", *["k", "v"] * 6) + resp("PING"), None),
+        (resp("AUTH", "wrong") + resp("MGET", *["k"] * 11), None),
+    ],
+)
+def test_auth_pipelined_before_big_commands_like_redis(data: bytes, replies: int | None) -> None:
+    got = []
+    with respdb_server("--requirepass", "pw") as ours, redis_oracle("--requirepass", "pw") as theirs:
+        for srv in (ours, theirs):
+            conn = Raw(srv.port)
+            conn.send(data)
+            got.append(conn.read_all() if replies is None else conn.read_until_count(replies))
+            conn.close()
+    assert got[0] == got[1]

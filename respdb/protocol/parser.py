@@ -161,6 +161,13 @@ class RequestParser:
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[list[bytes]]:
+        """The complete commands received so far. While `auth_required`, at most one: Redis parses an
+        unauthenticated client's commands one at a time and runs each before reading the next, so an
+        AUTH early in a pipeline lifts the size limits for the commands behind it — the caller runs
+        the command and calls `feed(b"")` for the next one."""
+        if self.auth_required:
+            self._buf += data
+            return self._parse(once=True)
         # An empty buffer can still be in the middle of a multibulk whose header (and some arguments)
         # were consumed by an earlier read: only a command boundary may take a fast path.
         if self._buf or self._mbulk_left:

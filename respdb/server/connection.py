@@ -75,25 +75,36 @@ class Connection(asyncio.Protocol):
         if client is None or self.closed:
             return
         self.server.net_input_bytes += len(data)
-        try:
-            cmds = self.parser.feed(data)
-        except ProtocolError as exc:
-            self.server.log.verbose(f"Protocol error ({exc}) from client: id={client.id} addr={client.addr}")
-            if exc.commands and client.blocked is None and not self.pending:
-                self.run(exc.commands)
-            if not self.closed:
-                # Protocol errors are ASCII but for "got '%c'", which Redis sends as the raw byte.
-                self.transport.write(b"-ERR " + str(exc).encode("latin-1") + b"\r\n")  # type: ignore[union-attr]
-            self.close()
-            return
-        if not cmds:
-            self._check_query_buffer()
-            return
-        client.last_interaction = self.server.clock
-        if client.blocked is not None or self.pending or self in self.server.paused_conns:
-            self.pending.extend(cmds)
-            return
-        self.run(cmds)
+        self._consume(data)
+
+    def _consume(self, data: bytes) -> None:
+        """Parse and run what `data` completes. An unauthenticated client's commands come out of the
+        parser one at a time (RequestParser.feed), so this loops until the parser has no complete one."""
+        client = self.client
+        while True:
+            one_at_a_time = self.parser.auth_required
+            try:
+                cmds = self.parser.feed(data)
+            except ProtocolError as exc:
+                self.server.log.verbose(f"Protocol error ({exc}) from client: id={client.id} addr={client.addr}")  # type: ignore[union-attr]
+                if exc.commands and client.blocked is None and not self.pending:  # type: ignore[union-attr]
+                    self.run(exc.commands)
+                if not self.closed:
+                    # Protocol errors are ASCII but for "got '%c'", which Redis sends as the raw byte.
+                    self.transport.write(b"-ERR " + str(exc).encode("latin-1") + b"\r\n")  # type: ignore[union-attr]
+                self.close()
+                return
+            if not cmds:
+                self._check_query_buffer()
+                return
+            client.last_interaction = self.server.clock  # type: ignore[union-attr]
+            if client.blocked is not None or self.pending or self in self.server.paused_conns:  # type: ignore[union-attr]
+                self.pending.extend(cmds)
+                return  # resume() comes back here for any commands still in the parser
+            self.run(cmds)
+            if not one_at_a_time or self.closed:
+                return
+            data = b""
 
     # --- execution -----------------------------------------------------------------------------
     def run(self, cmds: list[list[bytes]]) -> None:
@@ -129,6 +140,8 @@ class Connection(asyncio.Protocol):
             cmds = list(self.pending)
             self.pending.clear()
             self.run(cmds)
+            if not self.pending and not self.closed and self.client.blocked is None and self.parser.pending():
+                self._consume(b"")  # commands an unauthenticated client sent that the parser still holds
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
