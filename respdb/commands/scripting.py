@@ -39,10 +39,15 @@ def _run(ctx: Client, argv: list[bytes], body: bytes, numkeys: bytes, args: tupl
     nkeys = parse_numkeys(numkeys, len(args))
     script: Script | None
     if evalsha:
-        sha = body.lower()
-        script = engine.scripts.get(sha)
-        if script is None:
-            raise CommandError(errors.NOSCRIPT)
+        # Clients send the SHA as SCRIPT LOAD returned it (lower case): try it as is first.
+        script = engine.scripts.get(body)
+        if script is not None:
+            sha = body
+        else:
+            sha = body.lower()
+            script = engine.scripts.get(sha)
+            if script is None:
+                raise CommandError(errors.NOSCRIPT)
     else:
         sha, script = engine.create_script(body)
     flags = script.flags

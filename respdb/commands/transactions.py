@@ -64,13 +64,17 @@ def exec_(ctx: Client) -> object:
     was_in_exec = ctx.in_exec
     acl_recheck = getattr(server, "acl_exec_check", None)
     ctx.in_exec = True  # blocking commands answer at once instead of blocking
+    append = parts.append
     try:
         for spec, argv in queue:
             pubsub.current_argv = argv
             try:
-                denied = acl_recheck(ctx, spec, argv) if acl_recheck is not None else None
-                if denied is not None:  # ACL rules changed since the command was queued
-                    raise CommandError(denied)
+                # The ACL hook only has work for a client whose user is restricted, which shows as a
+                # mark in flags_extra; checked per command because a queued ACL SETUSER may add it.
+                if ctx.flags_extra and acl_recheck is not None:
+                    denied = acl_recheck(ctx, spec, argv)
+                    if denied is not None:  # ACL rules changed since the command was queued
+                        raise CommandError(denied)
                 reply = call(ctx, spec, argv)
             except CommandError as exc:
                 server.stat_errors(exc.text)
@@ -78,13 +82,19 @@ def exec_(ctx: Client) -> object:
             if pubsub.held:
                 # Messages to this very client (SUBSCRIBE then PUBLISH in one transaction) come
                 # before the reply of the command that caused them, inside the EXEC array.
-                parts.append(pubsub.take_held())
+                append(pubsub.take_held())
             cls = reply.__class__
-            if cls is Block:
-                reply = reply.timeout_reply
-            elif cls is NoReply:
-                continue
-            parts.append(ctx.encode(reply))
+            # The commonest replies encoded inline, as both protocols encode them.
+            if cls is bytes:
+                append(b"$%d\r\n%b\r\n" % (len(reply), reply))
+            elif cls is int:
+                append(b":%d\r\n" % reply)
+            elif cls is Raw:
+                append(reply)
+            elif cls is Block:
+                append(ctx.encode(reply.timeout_reply))
+            elif cls is not NoReply:
+                append(ctx.encode(reply))  # looked up each time: a queued HELLO switches it
     finally:
         ctx.in_exec = was_in_exec
     if ctx.keyspace.dirty != dirty:

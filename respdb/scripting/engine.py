@@ -53,6 +53,8 @@ _KILLED = b"Script killed by user with SCRIPT KILL..."
 _LOAD_TIMEOUT = b"FUNCTION LOAD timeout"
 LOAD_TIMEOUT_S = 0.5
 _LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+# server/acl_state.py's marker on clients whose user has restrictions (kept in step with the rules).
+_ACL_MARK = "acl"
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -305,25 +307,39 @@ class LuaEngine:
             return 2, _WRONG_ARGS if spec.startswith("ERR wrong number") else _UNKNOWN  # type: ignore[union-attr]
         if "noscript" in spec.flags:  # type: ignore[union-attr]
             return 2, b"This Redis command is not allowed from script"
-        acl = getattr(self.server, "acl", None)
-        if acl is not None:  # scripts run with the permissions of the user who called them
-            denied = acl.script_denied(run.caller, spec, argv, run.argv[0].decode("latin-1").lower())
-            if denied is not None:
-                return 2, denied
-        write = spec.write  # type: ignore[union-attr]
-        if run.read_only and (write or spec.name in _MAY_REPLICATE):  # type: ignore[union-attr]
-            return 2, b"Write commands are not allowed from read-only scripts."
-        if write:
+        caller = run.caller
+        if _ACL_MARK in caller.flags_extra:
+            # Scripts run with the permissions of the user who called them. Only a client whose user
+            # has restrictions carries the mark (the same test admits its top-level commands).
+            acl = getattr(self.server, "acl", None)
+            if acl is not None:
+                denied = acl.script_denied(caller, spec, argv, run.argv[0].decode("latin-1").lower())
+                if denied is not None:
+                    return 2, denied
+        if spec.write:  # type: ignore[union-attr]
+            if run.read_only:
+                return 2, b"Write commands are not allowed from read-only scripts."
             run.write_dirty = True
-        propagation = self.server.propagation
-        mark = len(propagation)
-        try:
-            reply = call(self.client, spec, argv)  # type: ignore[arg-type]
-        except CommandError as exc:
-            return 2, b"-" + exc.text.encode("utf-8", "replace")
-        finally:
-            if not run.repl_aof:  # redis.set_repl(REPL_NONE/REPL_REPLICA): keep it out of the log
+        elif run.read_only and spec.name in _MAY_REPLICATE:  # type: ignore[union-attr]
+            return 2, b"Write commands are not allowed from read-only scripts."
+        if run.repl_aof:
+            try:
+                reply = call(self.client, spec, argv)  # type: ignore[arg-type]
+            except CommandError as exc:
+                return 2, b"-" + exc.text.encode("utf-8", "replace")
+        else:
+            # redis.set_repl(REPL_NONE/REPL_REPLICA): what the command queued stays out of the log.
+            propagation = self.server.propagation
+            mark = len(propagation)
+            try:
+                reply = call(self.client, spec, argv)  # type: ignore[arg-type]
+            except CommandError as exc:
+                return 2, b"-" + exc.text.encode("utf-8", "replace")
+            finally:
                 del propagation[mark:]
+        cls = reply.__class__
+        if cls is bytes or cls is int:  # ReplyConverter.to_lua's first case, without the call
+            return 0, reply
         return self.replies.to_lua(reply, run.resp3)
 
     def _positioned_error(self, message: str) -> ScriptError:

@@ -121,9 +121,13 @@ local function finish(ok, res, funcname, c3)
 end
 
 local function args_tables(nkeys, ...)
+  local n = select("#", ...)
+  -- The common shapes (only keys, only arguments) build two tables instead of three.
+  if n == nkeys then return {...}, {} end
+  if nkeys == 0 then return {}, {...} end
   local all, keys, argv = {...}, {}, {}
   for i = 1, nkeys do keys[i] = all[i] end
-  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
+  for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
   return keys, argv
 end
 
