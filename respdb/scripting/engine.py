@@ -18,7 +18,7 @@ from lupa import lua51
 
 from respdb import errors
 from respdb.commands.dispatch import call, resolve
-from respdb.commands.registry import lookup
+from respdb.commands.registry import LOOKUP, lookup
 from respdb.errors import CommandError
 from respdb.protocol.types import (
     OK,
@@ -302,7 +302,9 @@ class LuaEngine:
         argv = argv_from_lua(args)
         if argv.__class__ is bytes:
             return 3, argv
-        spec = resolve(argv)
+        spec = LOOKUP.get(argv[0])  # type: ignore[index]
+        if spec is None or not spec.simple or (spec.arity > 0 and len(argv) != spec.arity) or len(argv) < -spec.arity:
+            spec = resolve(argv)  # subcommands, a first sighting of this spelling, or an error
         if spec.__class__ is str:
             return 2, _WRONG_ARGS if spec.startswith("ERR wrong number") else _UNKNOWN  # type: ignore[union-attr]
         if "noscript" in spec.flags:  # type: ignore[union-attr]
