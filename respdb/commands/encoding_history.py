@@ -41,6 +41,10 @@ def record(db: Database, key: bytes, value: object, encoding: bytes) -> None:
     """`key` in `db` now holds `value`, made by a writer that leaves `encoding` behind."""
     global _sweep_at
     entry = (db, key)
+    old = _FORCED.get(entry)
+    if old is not None and old[0] is value and old[1] == encoding:
+        # Already recorded (HSET of a long value to the same hash, over and over): a read, no store.
+        return
     _FORCED[entry] = (value, encoding)
     if value.__class__ is bytes and len(value) <= 1:
         SINGLETONS.add(entry)

@@ -88,8 +88,7 @@ def _pusher(left: bool, only_existing: bool) -> Callable[..., int]:
         elif value.__class__ is not QuickList:
             raise WrongType()
         n = add(value, elements)
-        db.changed(key, "l", event)
-        db.signal_ready(key)
+        db.changed_ready(key, "l", event)
         return n
 
     return push

@@ -19,7 +19,7 @@ from respdb.commands.zsets import get_zset
 from respdb.errors import CommandError
 from respdb.protocol.types import NULL_ARRAY, Double, PairList, Raw
 from respdb.server.client import Client
-from respdb.storage.keyspace import Database
+from respdb.storage.keyspace import Database, WrongType
 from respdb.storage.zset import ZSet
 
 _EMPTY = Raw(b"*0\r\n")
@@ -65,24 +65,46 @@ def _zpop(ctx: Client, key: bytes, args: tuple[bytes, ...], use_max: bool) -> ob
     z = get_zset(ctx.db, key)
     if z is None or count == 0:
         return _EMPTY
-    popped = _pop(ctx, key, z, use_max, 1 if count == -1 else count)
     if count == -1:
-        member, score = popped[0]
-        text = b"%.17g" % score  # %g spells inf and -inf as Redis does
-        if ctx.resp3:
-            return Raw(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(member), member, text))
-        return Raw(b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(text), text))
-    return PairList([[m, Double(s)] for m, s in popped])
+        return _pop_one(ctx, key, z, use_max)
+    return PairList([[m, Double(s)] for m, s in _pop(ctx, key, z, use_max, count)])
+
+
+def _pop_one(ctx: Client, key: bytes, z: ZSet, use_max: bool) -> Raw:
+    """ZPOPMIN/ZPOPMAX without a count from a non-empty zset: [member, score], pre-encoded."""
+    member, score = _pop(ctx, key, z, use_max, 1)[0]
+    text = b"%.17g" % score  # %g spells inf and -inf as Redis does
+    if ctx.resp3:
+        return Raw(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(member), member, text))
+    return Raw(b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(text), text))
 
 
 @command("zpopmin")
 def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
-    return _zpop(ctx, key, args, False)
+    if args:
+        return _zpop(ctx, key, args, False)
+    # The form redis-benchmark sends, mostly to an emptied key: no count to parse, so the lookup
+    # comes first, here, and a missing key costs no further call.
+    z = ctx.db.get(key)
+    if z is None:
+        return _EMPTY
+    if z.__class__ is not ZSet:
+        raise WrongType()
+    return _pop_one(ctx, key, z, False)
 
 
 @command("zpopmax")
 def zpopmax(ctx: Client, key: bytes, *args: bytes) -> object:
-    return _zpop(ctx, key, args, True)
+    if args:
+        return _zpop(ctx, key, args, True)
+    # The form redis-benchmark sends, mostly to an emptied key: no count to parse, so the lookup
+    # comes first, here, and a missing key costs no further call.
+    z = ctx.db.get(key)
+    if z is None:
+        return _EMPTY
+    if z.__class__ is not ZSet:
+        raise WrongType()
+    return _pop_one(ctx, key, z, True)
 
 
 def _pop_reply(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list:
