@@ -15,7 +15,7 @@ from respdb import errors
 from respdb.commands.registry import LOOKUP, CommandSpec, lookup
 from respdb.errors import CommandError
 from respdb.protocol.types import QUEUED, Map, Raw, Set
-from respdb.server.latency_hist import SUB_BITS, bucket_of
+from respdb.server.latency_hist import bucket_of
 
 if TYPE_CHECKING:
     from respdb.server.client import Client
@@ -28,8 +28,6 @@ _SUBSCRIBER_OK = frozenset(
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 _perf = time.perf_counter
 _perf_ns = time.perf_counter_ns
-_EXACT_NS = 1 << SUB_BITS  # latency_hist: durations below this many ns get a bucket each
-_SUB_BUCKETS = 1 << (SUB_BITS - 1)
 
 
 def _error_bytes(text: str) -> bytes:
@@ -103,24 +101,10 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
         client.propagate_argv = None
         client.server.log.warning(f"Internal error in '{spec.name}': {exc!r}")
         raise CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}") from exc
-    # The stats of _call_stats, inline: this is the per-command cost of every EXEC'd or scripted call.
-    elapsed = _perf_ns() - start
     ks.reading = reading  # EXEC and scripts call commands from inside another command
-    spec.calls += 1
-    seconds = elapsed / 1e9
-    spec.usec += seconds
-    server = client.server
-    if server.config.latency_tracking:
-        hist = spec.latency
-        if elapsed < _EXACT_NS:  # latency_hist.bucket_of, inline (same buckets)
-            bucket = elapsed if elapsed > 0 else 0
-        else:
-            shift = elapsed.bit_length() - SUB_BITS
-            bucket = shift * _SUB_BUCKETS + (elapsed >> shift)
-        hist[bucket] = hist.get(bucket, 0) + 1
-    if seconds >= server.slow_threshold:
-        server.observer.record_slow(client, spec, argv, seconds)
+    _call_stats(client, spec, argv, _perf_ns() - start)
     if ks.dirty != dirty:
+        server = client.server
         logged = client.propagate_argv or argv
         if server.propagate_hooks and logged is not ALREADY_PROPAGATED:
             server.propagation.append((client.db.id, logged))
@@ -129,7 +113,7 @@ def call(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
 
 
 def _call_stats(client: Client, spec: CommandSpec, argv: list[bytes], elapsed: int) -> None:
-    """call()'s per-command stats for a handler that raised (commandstats, latency, slowlog)."""
+    """call()'s per-command stats (commandstats, latency histogram, slowlog)."""
     spec.calls += 1
     spec.usec += elapsed / 1e9
     server = client.server
@@ -267,20 +251,7 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
             arity = spec.arity
             n = len(argv)
             if not ((arity > 0 and n != arity) or n < -arity):
-                if (
-                    client.authenticated
-                    and "no_multi" not in spec.flags
-                    and not (client.channels or client.patterns or client.shard_channels)
-                ):
-                    # Server.reject's built-in checks all pass for this client and spec, so only
-                    # the hooks (ACL, MISCONF, OOM) are left, in reject's order.
-                    rejection = None
-                    for hook in server.reject_hooks:
-                        rejection = hook(client, spec, argv)
-                        if rejection is not None:
-                            break
-                else:
-                    rejection = server.reject(client, spec, argv)
+                rejection = server.reject(client, spec, argv)
                 if rejection is None:
                     queue.append((spec, argv))
                     if client.reply_mode == b"on":
