@@ -75,9 +75,11 @@ def _removed(db: Database, key: bytes, value: QuickList, event: str) -> None:
 def _pusher(left: bool, only_existing: bool) -> Callable[..., int]:
     """The handler of [LR]PUSH[X]."""
     add = QuickList.extendleft if left else QuickList.extend  # extendleft pushes one by one: `LPUSH k a b` gives [b, a]
+    add_one = QuickList.appendleft if left else QuickList.append
     event = "lpush" if left else "rpush"
 
-    def push(ctx: Client, key: bytes, *elements: bytes) -> int:
+    # The first element is named in the signature: the usual one-element push builds no tuple.
+    def push(ctx: Client, key: bytes, element: bytes, *more: bytes) -> int:
         db = ctx.db
         value = db.get(key)
         if value is None:
@@ -87,7 +89,7 @@ def _pusher(left: bool, only_existing: bool) -> Callable[..., int]:
             db.add(key, value)
         elif value.__class__ is not QuickList:
             raise WrongType()
-        n = add(value, elements)
+        n = add(value, (element, *more)) if more else add_one(value, element)
         db.changed_ready(key, "l", event)
         return n
 

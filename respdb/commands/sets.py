@@ -119,21 +119,21 @@ def _read_set(db: Database, key: bytes) -> set[bytes] | None:
 
 
 @command("sadd")
-def sadd(ctx: Client, key: bytes, *members: bytes) -> int:
+def sadd(ctx: Client, key: bytes, member: bytes, *more: bytes) -> int:
+    # The first member is named in the signature: the usual one-member SADD builds no tuple.
     db = ctx.db
     s = db.get(key)
     if s is None:
-        s = set(members)
+        s = {member, *more}
         db.add(key, s)
         db.changed(key, "s", "sadd")
         return len(s)
     if s.__class__ is not set:
         raise WrongType()
     before = len(s)
-    if len(members) == 1:
-        s.add(members[0])
-    else:
-        s.update(members)
+    s.add(member)
+    if more:
+        s.update(more)
     added = len(s) - before
     if added:
         db.changed(key, "s", "sadd")

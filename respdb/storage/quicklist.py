@@ -143,6 +143,12 @@ class QuickList:
         return n
 
     def appendleft(self, x: bytes) -> int:
+        off = self._off
+        if off:  # a free slot before the head (the usual LPUSH): extendleft's k == 1 case, inline
+            self._chunks[0][off - 1] = x
+            self._off = off - 1
+            n = self._len = self._len + 1
+            return n
         return self.extendleft((x,))
 
     def extendleft(self, items: Sequence[bytes]) -> int:
