@@ -103,8 +103,11 @@ _ZERO, _ONE = Raw(b":0\r\n"), Raw(b":1\r\n")
 
 
 @command("zadd")
-def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
-    if len(args) != 2 or args[0][:1] not in _NUMERIC_START:
+def zadd(ctx: Client, key: bytes, raw: bytes, member: bytes, *more: bytes) -> object:
+    # The first two arguments are named in the signature: the usual ZADD key score member builds no
+    # argument tuple. Anything else (options, several pairs) goes through zadd_generic.
+    if more or raw[:1] not in _NUMERIC_START:
+        args = (raw, member, *more)
         flags = 0
         i = 0
         n = len(args)
@@ -117,7 +120,6 @@ def zadd(ctx: Client, key: bytes, *args: bytes) -> object:
         return zadd_generic(ctx, key, flags, args[i:])
     # ZADD key score member, the common case, without the option machinery; inline rather than a
     # helper because ZADD is in redis-benchmark's default set and a call is a measurable share of it.
-    raw, member = args
     score = float(raw) if raw.isdigit() and len(raw) < 300 else parse_score(raw)  # parse_score's fast path
     if score is None:
         raise CommandError(errors.NOT_FLOAT)
