@@ -625,9 +625,31 @@ static PyObject *big_count(PyObject *self, PyObject *data)
 /* A line of data[:end] starting with a RESP3 aggregate type hiredis reads as a list or dict. */
 static int resp3_aggregate_line(const char *p, Py_ssize_t end)
 {
-    for (Py_ssize_t i = 0; i + 1 < end; i++)
-        if (p[i] == '\n' && (p[i + 1] == '~' || p[i + 1] == '>' || p[i + 1] == '|' || p[i + 1] == '%'))
+    const char *q = p, *stop = p + end - 1; /* a '\n' needs a byte after it */
+    while (q < stop && (q = memchr(q, '\n', stop - q)) != NULL) {
+        char c = q[1];
+        if (c == '~' || c == '>' || c == '|' || c == '%')
             return 1;
+        q++;
+    }
+    return 0;
+}
+
+/* hiredis moves the unread rest of its buffer down after each command once 1 KB is consumed, so one
+ * feed of a large pipelined read costs quadratically (16 x 1 KB SETs: 273 vs 213 ns per command fed
+ * one at a time; 64 x 4 KB: 1291 vs 233). Feeding slices bounds what each move carries. */
+#define FEED_SLICE 4096
+
+static int feed_slice(PyObject *reader, PyObject *data, Py_ssize_t off, Py_ssize_t n)
+{
+    PyObject *o = PyLong_FromSsize_t(off), *len = PyLong_FromSsize_t(n), *r = NULL;
+    if (o != NULL && len != NULL)
+        r = PyObject_CallMethodObjArgs(reader, s_feed, data, o, len, NULL);
+    Py_XDECREF(o);
+    Py_XDECREF(len);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
     return 0;
 }
 
@@ -644,17 +666,10 @@ static PyObject *hiredis_whole(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_ssize_t end = PyLong_AsSsize_t(args[2]), max_len = PyLong_AsSsize_t(args[3]);
     if ((end == -1 || max_len == -1) && PyErr_Occurred())
         return NULL;
+    if (end > PyBytes_GET_SIZE(data))
+        end = PyBytes_GET_SIZE(data);
     PyObject *r;
-    if (end >= PyBytes_GET_SIZE(data)) {
-        r = PyObject_CallMethodOneArg(reader, s_feed, data);
-    } else { /* measured: feed(data, 0, end) costs ~0.7 us more than feed(data) for a 1 KB read */
-        PyObject *zero = PyLong_FromLong(0);
-        r = zero == NULL ? NULL : PyObject_CallMethodObjArgs(reader, s_feed, data, zero, args[2], NULL);
-        Py_XDECREF(zero);
-    }
-    if (r == NULL)
-        return NULL;
-    Py_DECREF(r);
+    Py_ssize_t fed = 0;
     PyObject *cmds = PyList_New(0), *gets = NULL;
     int skipped = 0;
     if (cmds == NULL || (gets = PyObject_GetAttr(reader, s_gets)) == NULL)
@@ -665,7 +680,13 @@ static PyObject *hiredis_whole(PyObject *self, PyObject *const *args, Py_ssize_t
             goto odd;
         if (cmd == need_more) {
             Py_DECREF(cmd);
-            break;
+            if (fed >= end)
+                break;
+            Py_ssize_t n = end - fed < FEED_SLICE ? end - fed : FEED_SLICE;
+            if (feed_slice(reader, data, fed, n) < 0)
+                goto odd;
+            fed += n;
+            continue;
         }
         if (!PyList_CheckExact(cmd)) { /* $-1, $0, _, :0, #f... are inline commands to Redis */
             Py_DECREF(cmd);
