@@ -430,6 +430,9 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
         if (spec == NULL && PyErr_Occurred())
             goto finish;
         int slow = spec == NULL || !f.plain || !Py_IS_TYPE(spec, g_spec_type) || SLOT(spec, off_simple) != Py_True;
+        /* A slot left unset (del spec.x) must not crash the server: the Python path raises instead. */
+        slow = slow || SLOT(spec, off_arity) == NULL || SLOT(spec, off_handler) == NULL ||
+               SLOT(spec, off_reads) == NULL || SLOT(spec, off_name) == NULL || SLOT(spec, off_fast) == NULL;
         if (!slow) {
             long arity = PyLong_AsLong(SLOT(spec, off_arity));
             if (arity == -1 && PyErr_Occurred())
