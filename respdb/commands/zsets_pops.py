@@ -79,10 +79,9 @@ def _pop_one(ctx: Client, key: bytes, z: ZSet, use_max: bool) -> Raw:
     return Raw(b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(text), text))
 
 
-@command("zpopmin")
-def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
+def _zpop_top(ctx: Client, key: bytes, args: tuple[bytes, ...], use_max: bool) -> object:
     if args:
-        return _zpop(ctx, key, args, False)
+        return _zpop(ctx, key, args, use_max)
     # The form redis-benchmark sends, mostly to an emptied key: no count to parse, so the lookup
     # comes first, here, and a missing key costs no further call.
     z = ctx.db.get(key)
@@ -90,21 +89,17 @@ def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
         return _EMPTY
     if z.__class__ is not ZSet:
         raise WrongType()
-    return _pop_one(ctx, key, z, False)
+    return _pop_one(ctx, key, z, use_max)
+
+
+@command("zpopmin")
+def zpopmin(ctx: Client, key: bytes, *args: bytes) -> object:
+    return _zpop_top(ctx, key, args, False)
 
 
 @command("zpopmax")
 def zpopmax(ctx: Client, key: bytes, *args: bytes) -> object:
-    if args:
-        return _zpop(ctx, key, args, True)
-    # The form redis-benchmark sends, mostly to an emptied key: no count to parse, so the lookup
-    # comes first, here, and a missing key costs no further call.
-    z = ctx.db.get(key)
-    if z is None:
-        return _EMPTY
-    if z.__class__ is not ZSet:
-        raise WrongType()
-    return _pop_one(ctx, key, z, True)
+    return _zpop_top(ctx, key, args, True)
 
 
 def _pop_reply(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list:
