@@ -54,6 +54,16 @@ def has_spaces(s: bytes) -> bool:
     return any(c in b" \t\n\v\f\r\x00" for c in s)
 
 
+def _password_digest(op: bytes, cleartext_prefix: bytes) -> bytes:
+    """The stored digest for a `>pass`/`<pass` rule (hashed here) or a `#hash`/`!hash` rule (checked)."""
+    if op[:1] == cleartext_prefix:
+        return hash_password(op[1:])
+    digest = op[1:]
+    if not _valid_hash(digest):
+        raise RuleError(E_BAD_HASH)
+    return digest
+
+
 def _valid_hash(h: bytes) -> bool:
     return len(h) == 64 and all(c in b"0123456789abcdef" for c in h)
 
@@ -362,22 +372,12 @@ class User:
             self.flags.discard("nopass")
             self.passwords = []
         elif op[:1] in (b">", b"#"):
-            if op[:1] == b">":
-                digest = hash_password(op[1:])
-            else:
-                digest = op[1:]
-                if not _valid_hash(digest):
-                    raise RuleError(E_BAD_HASH)
+            digest = _password_digest(op, b">")
             if digest not in self.passwords:
                 self.passwords.append(digest)
             self.flags.discard("nopass")
         elif op[:1] in (b"<", b"!"):
-            if op[:1] == b"<":
-                digest = hash_password(op[1:])
-            else:
-                digest = op[1:]
-                if not _valid_hash(digest):
-                    raise RuleError(E_BAD_HASH)
+            digest = _password_digest(op, b"<")
             if digest not in self.passwords:
                 raise RuleError(E_NO_PASSWORD)
             self.passwords.remove(digest)
