@@ -144,3 +144,19 @@ def parse_mpop(args: tuple[bytes, ...], first: bytes, second: bytes) -> tuple[li
         else:
             raise CommandError(errors.SYNTAX)
     return list(args[1:where]), word == second, 1 if count == -1 else count
+
+
+def clip_range(start: int, end: int, n: int) -> tuple[int, int]:
+    """Redis's index sanitising for LRANGE/LTRIM/ZRANGE: negative counts from the end; the half-open
+    [lo, hi) it selects, or (0, 0) when empty."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if start > end or start >= n:
+        return 0, 0
+    if end >= n:
+        end = n - 1
+    return start, end + 1

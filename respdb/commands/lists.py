@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from respdb import errors
-from respdb.commands.args import LLONG_MIN, to_int
+from respdb.commands.args import LLONG_MIN, clip_range, to_int
 from respdb.commands.args import parse_mpop as args_parse_mpop
 from respdb.commands.generic import ENCODERS
 from respdb.commands.registry import command
@@ -160,16 +160,10 @@ def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> list[bytes] | 
     value = list_at(ctx.db, key)
     if value is None:
         return _EMPTY_ARRAY
-    n = len(value)
-    if s < 0:
-        s = max(0, n + s)
-    if e < 0:
-        e += n
-    if s > e or s >= n:
+    lo, hi = clip_range(s, e, len(value))
+    if lo == hi:
         return _EMPTY_ARRAY
-    if e >= n:
-        e = n - 1
-    return value.range(s, e + 1)  # a list of bytes: the dispatch loop encodes it (in C when built)
+    return value.range(lo, hi)  # a list of bytes: the dispatch loop encodes it (in C when built)
 
 
 @command("lindex")
@@ -240,17 +234,8 @@ def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> object:
     if value is None:
         return OK
     n = len(value)
-    if s < 0:
-        s += n
-    if e < 0:
-        e += n
-    if s < 0:
-        s = 0
-    if s > e or s >= n:
-        left, right = n, 0
-    else:
-        e = min(e, n - 1)
-        left, right = s, n - e - 1
+    lo, hi = clip_range(s, e, n)
+    left, right = (lo, n - hi) if lo < hi else (n, 0)
     value.trim(left, right)
     dirty = ctx.keyspace.dirty
     _removed(db, key, value, "ltrim")

@@ -5,7 +5,7 @@ that resolves a rank, score or lex interval to a slice of the set (zrangeGeneric
 from __future__ import annotations
 
 from respdb import errors
-from respdb.commands.args import to_int
+from respdb.commands.args import clip_range, to_int
 from respdb.commands.registry import command
 from respdb.commands.zsets import emit, get_zset, store_result, to_lex_range, to_score_range
 from respdb.errors import CommandError, err
@@ -14,21 +14,6 @@ from respdb.storage.zset import ZSet
 
 # --- the ZRANGE family -----------------------------------------------------------------------------
 RANK, SCORE, LEX = 0, 1, 2
-
-
-def _clip_ranks(start: int, end: int, n: int) -> tuple[int, int]:
-    """Redis's index sanitising: negative from the end; [lo, hi) or an empty pair."""
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return 0, 0
-    if end >= n:
-        end = n - 1
-    return start, end + 1
 
 
 def zrange_generic(ctx: Client, args: tuple[bytes, ...], dst: bytes | None, rangetype: int | None, reverse: bool | None) -> object:
@@ -74,7 +59,7 @@ def zrange_generic(ctx: Client, args: tuple[bytes, ...], dst: bytes | None, rang
     if z is None:
         return [] if dst is None else store_result(ctx, dst, None, "zrangestore")
     if rangetype == RANK:
-        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
+        lo, hi = clip_range(rng[0], rng[1], len(z))  # type: ignore[index]
         if reverse:
             lo, hi = len(z) - hi, len(z) - lo
     else:
@@ -148,7 +133,7 @@ def _zremrange(ctx: Client, key: bytes, min_: bytes, max_: bytes, rangetype: int
     if z is None:
         return 0
     if rangetype == RANK:
-        lo, hi = _clip_ranks(rng[0], rng[1], len(z))  # type: ignore[index]
+        lo, hi = clip_range(rng[0], rng[1], len(z))  # type: ignore[index]
     elif rangetype == SCORE:
         lo, hi = z.score_range(rng)  # type: ignore[arg-type]
     else:
