@@ -75,11 +75,7 @@ def _kill_pubsub_if_needed(state: AclState, old: User, new: User, current: Clien
             not rules._channel_allowed(upcoming, ch, False) for ch in (*client.channels, *client.shard_channels)
         )
         if bad:
-            client.killed = True
-            if client is current:
-                client.close_after_reply = True
-            elif client.conn is not None:
-                client.conn.close()
+            client.kill(current)
 
 
 @command("acl|deluser")

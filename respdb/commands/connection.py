@@ -308,11 +308,7 @@ def client_kill(ctx: Client, *args: bytes) -> object:
 
 def _kill(ctx: Client, victims: list[Client]) -> None:
     for c in victims:
-        c.killed = True
-        if c is ctx:
-            c.close_after_reply = True
-        elif c.conn is not None:
-            c.conn.close()
+        c.kill(ctx)
 
 
 @command("client|reply")

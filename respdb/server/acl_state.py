@@ -133,11 +133,7 @@ class AclState:
                 client.user = "default"
                 client.authenticated = client.acl_authed = False  # type: ignore[attr-defined]
                 client.refresh_plain()  # pipelined commands still queued get NOAUTH, never run
-                client.killed = True
-                if client is current:
-                    client.close_after_reply = True
-                elif client.conn is not None:
-                    client.conn.close()
+                client.kill(current)
 
     def authenticate(self, username: bytes, password: bytes, client: Client | None = None) -> str | None:
         user = self.users.get(username)

@@ -57,6 +57,15 @@ class Client:
         self.conn: Any = None  # the transport-side object (write, close)
         self.plain = self.authenticated
 
+    def kill(self, current: Client | None) -> None:
+        """Close this connection (CLIENT KILL, ACL changes): after its reply when it is `current`, the
+        client whose command does the killing; at once otherwise."""
+        self.killed = True
+        if self is current:
+            self.close_after_reply = True
+        elif self.conn is not None:
+            self.conn.close()
+
     def refresh_plain(self) -> None:
         self.plain = (
             self.authenticated
