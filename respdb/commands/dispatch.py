@@ -153,17 +153,15 @@ def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: 
             break
         done += 1
         spec = lookup(argv[0])
-        if spec is None or not client.plain or not spec.simple:
-            reply = _execute_slow(client, argv)
-            if reply is not None:
-                append(reply)
-            if client.blocked is not None or client.close_after_reply:
-                break
-            continue
-        arity = spec.arity
-        n = len(argv)
-        if (arity > 0 and n != arity) or n < -arity or (spec.denyoom and server.oom_guard is not None and server.oom_guard(client.db)):
+        if (
+            spec is None
+            or not client.plain
+            or not spec.simple
             # Rare: an arity error (counted, and it aborts a pending EXEC), or maxmemory reached.
+            or (spec.arity > 0 and len(argv) != spec.arity)
+            or len(argv) < -spec.arity
+            or (spec.denyoom and server.oom_guard is not None and server.oom_guard(client.db))
+        ):
             reply = _execute_slow(client, argv)
             if reply is not None:
                 append(reply)
