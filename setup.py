@@ -10,7 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "respdb._speedups",
-            sources=["respdb/_speedups.c"],
+            sources=["respdb/_speedups.c", "respdb/_native.c"],
+            depends=["respdb/_speedups.h"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wno-missing-field-initializers"],
         )

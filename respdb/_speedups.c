@@ -19,8 +19,7 @@
  * path or is not `spec.data_only` (only @admin/@dangerous/@transaction commands and HELLO, RESET,
  * AUTH — CONFIG, CLIENT, MONITOR, DEBUG, ... — can change them).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_speedups.h"
 #include <structmember.h>
 #include <time.h>
 
@@ -39,7 +38,7 @@ static PyTypeObject *g_set_type;  /* protocol.types.Set: RESP3 set, RESP2 array 
 
 /* Byte offsets of CommandSpec's slots: reading a slot through its offset avoids a getattr. */
 static Py_ssize_t off_simple, off_arity, off_denyoom, off_fast, off_handler, off_calls, off_usec,
-    off_latency, off_reads, off_name;
+    off_latency, off_reads, off_name, off_native;
 
 static PyObject *s_propagate_hooks, *s_propagate_argv, *s_ready_keys;
 static PyObject *s_server, *s_keyspace, *s_plain, *s_paused_until, *s_pause_holds, *s_oom_guard,
@@ -47,9 +46,7 @@ static PyObject *s_server, *s_keyspace, *s_plain, *s_paused_until, *s_pause_hold
     *s_dirty, *s_reading, *s_last_cmd, *s_observer, *s_record_slow, *s_after_write, *s_encode,
     *s_block_client, *s_blocked, *s_close_after_reply;
 
-#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
-
-static int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out)
+int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out)
 {
     PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
     if (descr == NULL)
@@ -77,7 +74,8 @@ static PyObject *configure(PyObject *self, PyObject *args)
         slot_offset(st, "denyoom", &off_denyoom) || slot_offset(st, "data_only", &off_fast) ||
         slot_offset(st, "handler", &off_handler) || slot_offset(st, "calls", &off_calls) ||
         slot_offset(st, "usec", &off_usec) || slot_offset(st, "latency", &off_latency) ||
-        slot_offset(st, "reads", &off_reads) || slot_offset(st, "name", &off_name))
+        slot_offset(st, "reads", &off_reads) || slot_offset(st, "name", &off_name) ||
+        slot_offset(st, "native", &off_native))
         return NULL;
     Py_XSETREF(g_lookup, Py_NewRef(lookup));
     Py_XSETREF(g_slow, Py_NewRef(slow));
@@ -99,6 +97,7 @@ typedef struct {
     PyObject *oom_guard;
     double slow_threshold;
     int post_command_needed;
+    int natives; /* native handlers may run: nothing (MONITOR) must see each command */
     int latency_tracking;
     int propagate_hooks;
     int resp3;
@@ -141,6 +140,7 @@ static int flags_load(Flags *f, PyObject *server, PyObject *client)
         return -1;
     if ((f->post_command_needed = truthy_attr(server, s_post_command_needed)) < 0)
         return -1;
+    f->natives = !f->post_command_needed;
     if ((f->propagate_hooks = truthy_attr(server, s_propagate_hooks)) < 0)
         return -1;
     PyObject *config = PyObject_GetAttr(server, s_config);
@@ -157,8 +157,8 @@ static int flags_load(Flags *f, PyObject *server, PyObject *client)
     return 0;
 }
 
-/* spec.calls += 1; spec.usec += seconds (the Python path's units). */
-static int count_call(PyObject *spec, double seconds)
+/* spec.calls += calls; spec.usec += seconds (the Python path's units). */
+static int count_calls(PyObject *spec, long long n, double seconds)
 {
     PyObject *calls = SLOT(spec, off_calls), *usec = SLOT(spec, off_usec);
     PyObject *nc, *nu;
@@ -169,7 +169,7 @@ static int count_call(PyObject *spec, double seconds)
     long long c = PyLong_AsLongLong(calls);
     if (c == -1 && PyErr_Occurred())
         return -1;
-    if ((nc = PyLong_FromLongLong(c + 1)) == NULL)
+    if ((nc = PyLong_FromLongLong(c + n)) == NULL)
         return -1;
     double u = PyFloat_AsDouble(usec);
     if (u == -1.0 && PyErr_Occurred()) {
@@ -195,12 +195,13 @@ static long long bucket_of(long long ns)
     return (long long)shift * 64 + (ns >> shift);
 }
 
-static int record_latency(PyObject *spec, long long ns)
+/* spec.latency[bucket] += count */
+static int record_bucket(PyObject *spec, long long bucket, long long count)
 {
     PyObject *hist = SLOT(spec, off_latency);
     if (hist == NULL || !PyDict_CheckExact(hist))
         return 0; /* replaced by something else: leave it to Python code */
-    PyObject *key = PyLong_FromLongLong(bucket_of(ns));
+    PyObject *key = PyLong_FromLongLong(bucket);
     if (key == NULL)
         return -1;
     PyObject *old = PyDict_GetItemWithError(hist, key);
@@ -215,7 +216,7 @@ static int record_latency(PyObject *spec, long long ns)
         Py_DECREF(key);
         return -1;
     }
-    PyObject *val = PyLong_FromLongLong(n + 1);
+    PyObject *val = PyLong_FromLongLong(n + count);
     if (val == NULL) {
         Py_DECREF(key);
         return -1;
@@ -224,6 +225,59 @@ static int record_latency(PyObject *spec, long long ns)
     Py_DECREF(key);
     Py_DECREF(val);
     return r;
+}
+
+/* Statistics of a run of native commands of one spec, added to the spec when the run ends or
+ * before any Python code runs (INFO, CONFIG RESETSTAT, LATENCY read them): the per-call work of
+ * count_calls/record_bucket (two to four int objects and a dict store) is paid once per run. */
+#define RUN_BUCKETS 8
+typedef struct {
+    PyObject *spec; /* strong */
+    long long calls, ns;
+    int n;
+    long long bucket[RUN_BUCKETS], count[RUN_BUCKETS];
+} RunStats;
+
+static int run_flush(RunStats *rs)
+{
+    PyObject *spec = rs->spec;
+    if (spec == NULL)
+        return 0;
+    int r = count_calls(spec, rs->calls, rs->ns / 1e9);
+    for (int i = 0; r == 0 && i < rs->n; i++)
+        r = record_bucket(spec, rs->bucket[i], rs->count[i]);
+    rs->spec = NULL;
+    rs->calls = rs->ns = 0;
+    rs->n = 0;
+    Py_DECREF(spec);
+    return r;
+}
+
+static int run_add(RunStats *rs, PyObject *spec, long long ns, int latency)
+{
+    if (rs->spec != spec) {
+        if (run_flush(rs) < 0)
+            return -1;
+        rs->spec = Py_NewRef(spec);
+    }
+    rs->calls++;
+    rs->ns += ns;
+    if (!latency)
+        return 0;
+    long long b = bucket_of(ns);
+    for (int i = 0; i < rs->n; i++)
+        if (rs->bucket[i] == b) {
+            rs->count[i]++;
+            return 0;
+        }
+    if (rs->n == RUN_BUCKETS) { /* flush and start a new run of the same spec */
+        if (run_flush(rs) < 0)
+            return -1;
+        rs->spec = Py_NewRef(spec);
+    }
+    rs->bucket[rs->n] = b;
+    rs->count[rs->n++] = 1;
+    return 0;
 }
 
 static int append_bytes(PyObject *out, const char *s, Py_ssize_t n)
@@ -379,6 +433,27 @@ static int run_slow(PyObject *client, PyObject *argv, PyObject *out)
 
 #define STACK_ARGS 16
 
+/* server.observer.record_slow(client, spec, argv, seconds) */
+static int record_slow(PyObject *server, PyObject *client, PyObject *spec, PyObject *argv, double seconds)
+{
+    PyObject *observer = PyObject_GetAttr(server, s_observer);
+    PyObject *secs = PyFloat_FromDouble(seconds);
+    PyObject *r = observer && secs ? PyObject_CallMethodObjArgs(observer, s_record_slow, client, spec, argv, secs, NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(secs);
+    Py_XDECREF(observer);
+    return r == NULL ? -1 : 0;
+}
+
+/* Python code is about to run: hand it the counters native commands kept in C, and forget what
+ * they saw of the keyspace (that code may change it). */
+#define BEFORE_PYTHON()                                                  \
+    do {                                                                 \
+        if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0)             \
+            goto finish;                                                 \
+        native_drop(&ns);                                                \
+    } while (0)
+
 static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 3 || nargs > 4) {
@@ -401,6 +476,8 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     PyObject *server = NULL, *ks = NULL, *reading = NULL, *last_name = NULL;
     Flags f = {0};
+    RunStats rs = {0};
+    NativeState ns = {0};
     Py_ssize_t done = 0, total = PySequence_Fast_GET_SIZE(cmds);
     int failed = 1;
     if ((server = PyObject_GetAttr(client, s_server)) == NULL ||
@@ -410,6 +487,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
     for (Py_ssize_t ci = 0; ci < total; ci++) {
         PyObject *argv = PySequence_Fast_GET_ITEM(cmds, ci);
         if (honor_pause && f.paused_until != NULL) {
+            BEFORE_PYTHON();
             PyObject *held = PyObject_CallMethodOneArg(server, s_pause_holds, argv);
             if (held == NULL)
                 goto finish;
@@ -439,6 +517,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
                 goto finish;
             slow = (arity > 0 && n != arity) || n < -arity;
             if (!slow && f.oom_guard != NULL && SLOT(spec, off_denyoom) == Py_True) {
+                BEFORE_PYTHON();
                 PyObject *db = PyObject_GetAttr(client, s_db);
                 if (db == NULL)
                     goto finish;
@@ -452,6 +531,45 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
                     goto finish;
             }
         }
+        long native = 0;
+        if (!slow && f.natives && SLOT(spec, off_native) != NULL && (native = PyLong_AsLong(SLOT(spec, off_native))) > 0) {
+            if (!ns.loaded && native_load(&ns, client, server, ks) < 0)
+                goto finish;
+            if (ns.quiet) {
+                int wrote = 0;
+                long long t0 = now_ns();
+                PyObject *reply = native_run(native, &ns, argv, &wrote);
+                long long elapsed = now_ns() - t0;
+                if (reply == NULL)
+                    goto finish;
+                if (reply != native_pass) {
+                    int bad = run_add(&rs, spec, elapsed, f.latency_tracking) < 0 ||
+                              (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
+                    last_name = SLOT(spec, off_name);
+                    if (!bad && (elapsed / 1e9 >= f.slow_threshold || (wrote && f.propagate_hooks))) {
+                        bad = run_flush(&rs) < 0 || native_flush(&ns, ks) < 0;
+                        native_drop(&ns);
+                        if (!bad && elapsed / 1e9 >= f.slow_threshold)
+                            bad = record_slow(server, client, spec, argv, elapsed / 1e9) < 0;
+                        if (!bad && wrote && f.propagate_hooks) { /* AOF: _fast_dirty logs it */
+                            PyObject *r = PyObject_CallFunctionObjArgs(g_dirty, client, spec, argv, NULL);
+                            bad = r == NULL;
+                            Py_XDECREF(r);
+                        }
+                    }
+                    /* A native reply is bytes, an int, None or Raw: emit() encodes it in C. */
+                    if (bad || emit(client, server, reply, out, f.resp3) < 0) {
+                        Py_DECREF(reply);
+                        goto finish;
+                    }
+                    Py_DECREF(reply);
+                    continue;
+                }
+            }
+        } else if (native == -1 && PyErr_Occurred()) {
+            goto finish;
+        }
+        BEFORE_PYTHON();
         if (slow) {
             /* Unknown command, special client state, subcommands, arity error or maxmemory. */
             int r = run_slow(client, argv, out);
@@ -529,19 +647,12 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             continue;
         }
         double seconds = elapsed / 1e9;
-        int bad = count_call(spec, seconds) < 0 ||
-                  (f.latency_tracking && record_latency(spec, elapsed) < 0) ||
+        int bad = count_calls(spec, 1, seconds) < 0 ||
+                  (f.latency_tracking && record_bucket(spec, bucket_of(elapsed), 1) < 0) ||
                   (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
         last_name = SLOT(spec, off_name); /* borrowed, for identity only: set once per run of a command */
-        if (!bad && seconds >= f.slow_threshold) {
-            PyObject *observer = PyObject_GetAttr(server, s_observer);
-            PyObject *secs = PyFloat_FromDouble(seconds);
-            PyObject *r = observer && secs ? PyObject_CallMethodObjArgs(observer, s_record_slow, client, spec, argv, secs, NULL) : NULL;
-            bad = r == NULL;
-            Py_XDECREF(r);
-            Py_XDECREF(secs);
-            Py_XDECREF(observer);
-        }
+        if (!bad && seconds >= f.slow_threshold)
+            bad = record_slow(server, client, spec, argv, seconds) < 0;
         if (!bad) {
             PyObject *dirty1 = PyObject_GetAttr(ks, s_dirty);
             int changed = dirty1 == NULL ? -1 : PyObject_RichCompareBool(dirty0, dirty1, Py_NE);
@@ -591,6 +702,16 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     failed = 0;
 finish:
+    if (failed) { /* keep the error while the counters are handed over */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (run_flush(&rs) < 0 || native_flush(&ns, ks ? ks : Py_None) < 0)
+            PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+    } else if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0) {
+        failed = 1;
+    }
+    native_drop(&ns);
     flags_clear(&f);
     Py_XDECREF(reading);
     Py_XDECREF(ks);
@@ -802,5 +923,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(s_has_data, "has_data");
     if ((g_probe = PyBytes_FromString("*0\r\n")) == NULL)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && native_init(m) < 0)
+        Py_CLEAR(m);
+    return m;
 }

@@ -26,4 +26,7 @@ def load_all() -> None:
     from respdb.commands.read_stats import mark_read_commands
 
     mark_read_commands()  # spec.reads, once every command is registered
+    from respdb.commands.dispatch import mark_native_commands
+
+    mark_native_commands()
     _loaded = True

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from respdb import errors
-from respdb.commands.registry import LOOKUP, CommandSpec, lookup
+from respdb.commands.registry import COMMANDS, LOOKUP, CommandSpec, lookup
 from respdb.errors import CommandError
 from respdb.protocol.types import QUEUED, Map, Raw, Set
 from respdb.server.latency_hist import bucket_of
@@ -403,7 +403,21 @@ def _load_extension() -> Any:
     from respdb.commands.registry import CommandSpec as _Spec
 
     _speedups.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec, Map, Set)
+    from respdb.commands.encoding_history import SINGLETONS
+    from respdb.protocol.types import OK, PONG
+    from respdb.storage.keyspace import Database
+    from respdb.storage.quicklist import CHUNK, QuickList
+
+    _speedups.configure_native(Database, QuickList, CHUNK, SINGLETONS, OK, PONG)
     return _speedups
+
+
+def mark_native_commands() -> None:
+    """Number the commands that have a native handler (respdb/_native.c) in their specs; commands.load_all
+    calls it once every command is registered. Without the extension every spec keeps native = 0."""
+    if _ext is not None:
+        for number, name in enumerate(_ext.NATIVE_COMMANDS, 1):
+            COMMANDS[name].native = number
 
 
 _ext = _load_extension()

@@ -55,6 +55,10 @@ class CommandSpec:
     latency: dict[int, int] = field(default_factory=dict)
     # Counts keyspace_hits/misses for the keys it looks up (Redis's lookupKeyRead commands).
     reads: bool = False
+    # Number of the C version of the handler's common case in respdb/_native.c (0: none); set by
+    # dispatch.py when the extension is loaded. The C loop tries it first and runs `handler` when it
+    # passes.
+    native: int = 0
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Positions of the key arguments in argv, found through Redis's key specs (which also
