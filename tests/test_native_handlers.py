@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.servers import Raw, ServerProcess, resp, respdb_server
 
@@ -137,11 +139,14 @@ def _info_fields(text: bytes) -> bytes:
     return b"\n".join(sorted(keep))  # Redis lists commands in its dict's order
 
 
-def _normalize(cmd: Cmd, reply: bytes) -> bytes:
+def _normalize(cmd: Cmd, reply: bytes, redis: bool = False) -> bytes:
     """A reply with its timing-dependent parts taken out: INFO keeps the deterministic fields, LATENCY
-    HISTOGRAM each command's calls, TTL/PTTL only the sign; HELLO (ids, versions) is not compared."""
+    HISTOGRAM each command's calls, TTL/PTTL only the sign; HELLO (ids, versions) is not compared.
+    With `redis`, MEMORY USAGE (respdb's sizes are its own) is masked too."""
     name = str(cmd[0]).upper() if isinstance(cmd[0], str) else cmd[0].decode().upper()
-    if name == "INFO" and reply[:1] in (b"$", b"="):
+    if redis and name == "MEMORY" and reply[:1] == b":":
+        return b":bytes\r\n"
+    if (name == "INFO" and reply[:1] in (b"$", b"=")) or re.match(rb"\$\d+\r\n# ", reply):  # or a script's INFO
         return b"INFO " + _info_fields(reply)
     if name == "LATENCY":
         return b"HIST " + b" ".join(sorted(b"%s=%s" % m for m in re.findall(rb"\$\d+\r\n([^\r]*)\r\n[*%]\d+\r\n\$5\r\ncalls\r\n:(\d+)", reply)))
@@ -152,7 +157,7 @@ def _normalize(cmd: Cmd, reply: bytes) -> bytes:
     return reply
 
 
-def _normalize_all(cmds: Sequence[Cmd], replies: Sequence[bytes]) -> list[bytes]:
+def _normalize_all(cmds: Sequence[Cmd], replies: Sequence[bytes], redis: bool = False) -> list[bytes]:
     """_normalize for each reply; EXEC's array is split and each element normalized by its queued command."""
     out = []
     queued: list[Cmd] | None = None
@@ -161,7 +166,7 @@ def _normalize_all(cmds: Sequence[Cmd], replies: Sequence[bytes]) -> list[bytes]
         if queued is not None and name in ("EXEC", "DISCARD"):
             if name == "EXEC" and reply[:1] == b"*" and reply[:3] != b"*-1":
                 items = _split(reply[reply.index(b"\r\n") + 2 :])
-                reply = reply[: reply.index(b"\r\n") + 2] + b"".join(_normalize(c, r) for c, r in zip(queued, items, strict=True))
+                reply = reply[: reply.index(b"\r\n") + 2] + b"".join(_normalize(c, r, redis) for c, r in zip(queued, items, strict=True))
             queued = None
             out.append(reply)
         elif queued is not None and reply == b"+QUEUED\r\n":
@@ -170,7 +175,7 @@ def _normalize_all(cmds: Sequence[Cmd], replies: Sequence[bytes]) -> list[bytes]
         else:
             if name == "MULTI" and reply == b"+OK\r\n":
                 queued = []
-            out.append(_normalize(cmd, reply))
+            out.append(_normalize(cmd, reply, redis))
     return out
 
 
@@ -188,17 +193,21 @@ _NAMES = ("native", "python", "redis")
 
 
 def _run_all(servers: Sequence[ServerProcess], batches: Sequence[Sequence[Cmd]], resp3: bool = False) -> None:
-    """Each batch pipelined to every server; normalized replies compared command by command."""
-    results = []
+    """Each batch pipelined to every server; normalized replies compared command by command (native
+    with python, then, MEMORY USAGE masked, native with redis)."""
+    raw = []
     for sp in servers:
         conn = Raw(sp.port)
         try:
             if resp3:
                 conn.request(resp("HELLO", "3"))
-            results.append([r for batch in batches for r in _normalize_all(batch, _replies(conn, batch))])
+            raw.append([(batch, _replies(conn, batch)) for batch in batches])
         finally:
             conn.close()
-    _same([c for b in batches for c in b], results, _NAMES[: len(servers)])
+    cmds = [c for b in batches for c in b]
+    _same(cmds, [[r for b, rs in one for r in _normalize_all(b, rs)] for one in raw[:2]], _NAMES[:2])
+    if len(servers) > 2:
+        _same(cmds, [[r for b, rs in raw[i] for r in _normalize_all(b, rs, redis=True)] for i in (0, 2)], ("native", "redis"))
 
 
 def _stats(port: int) -> list[bytes]:
@@ -512,7 +521,8 @@ def _element(i: int) -> bytes:
 
 def _snapshot() -> list[Cmd]:
     return [("LLEN", "big"), ("LRANGE", "big", "0", "-1"), ("LRANGE", "big", "2040", "2060"), ("LRANGE", "big", "-2060", "-2040"),
-            *[("LINDEX", "big", i) for i in _BOUNDARIES], ("OBJECT", "ENCODING", "big"), ("TYPE", "big")]
+            *[("LINDEX", "big", i) for i in _BOUNDARIES], ("OBJECT", "ENCODING", "big"), ("TYPE", "big"),
+            ("MEMORY", "USAGE", "big", "SAMPLES", "0")]  # the chunk layout: native == python
 
 
 def _chunked(ops: list[Cmd], every: int = 500) -> list[list[Cmd]]:
@@ -630,7 +640,7 @@ def test_redis_py_pipeline_of_native_commands_three_way(trio: list[ServerProcess
 # --- the append-only log ------------------------------------------------------------------------------
 def _dump(port: int) -> tuple[list[bytes], list[bytes]]:
     """Every key of dbs 0 and 1 with its type, contents (collections in a canonical order) and whether it
-    has a TTL; and, apart, each key's OBJECT ENCODING."""
+    has a TTL; and, apart, each key's OBJECT ENCODING and MEMORY USAGE (for native against python)."""
     conn = Raw(port)
     data, encodings = [], []
     try:
@@ -639,7 +649,8 @@ def _dump(port: int) -> tuple[list[bytes], list[bytes]]:
             listing = _replies(conn, [("KEYS", "*")])[0]
             for raw_key in sorted(_split(listing[listing.index(b"\r\n") + 2 :])):
                 key = raw_key.split(b"\r\n")[1]
-                kind, ttl, enc = _replies(conn, [("TYPE", key), ("TTL", key), ("OBJECT", "ENCODING", key)])
+                kind, ttl, enc, mem = _replies(conn, [("TYPE", key), ("TTL", key), ("OBJECT", "ENCODING", key),
+                                                      ("MEMORY", "USAGE", key, "SAMPLES", "0")])
                 read = {b"+string\r\n": ("GET", key), b"+list\r\n": ("LRANGE", key, "0", "-1"),
                         b"+hash\r\n": ("HGETALL", key), b"+set\r\n": ("SMEMBERS", key)}[kind]
                 value = _replies(conn, [read])[0]
@@ -649,7 +660,7 @@ def _dump(port: int) -> tuple[list[bytes], list[bytes]]:
                 elif kind == b"+set\r\n":
                     value = b"".join(sorted(_split(value[value.index(b"\r\n") + 2 :])))
                 data.append(b"db%s %s %s ttl=%s %s" % (db.encode(), key, kind.strip(), _normalize(("TTL",), ttl).strip(), value))
-                encodings.append(b"db%s %s %s" % (db.encode(), key, enc.strip()))
+                encodings.append(b"db%s %s %s %s" % (db.encode(), key, enc.strip(), mem.strip()))
     finally:
         conn.close()
     return data, encodings
@@ -731,3 +742,82 @@ def test_aof_switched_on_mid_pipeline_logs_the_native_commands_after_it(tmp_path
         conn.close()
 
     _restart_compare(tmp_path, (), run)
+
+
+# --- random pipelines ---------------------------------------------------------------------------------
+def _c(*parts: bytes | st.SearchStrategy[bytes]) -> st.SearchStrategy[tuple[bytes, ...]]:
+    return st.tuples(*(p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts))
+
+
+# Each type has a home key, where the native case usually applies, and shares k0/k1 with the others,
+# where types collide (WRONGTYPE, a push to a string...).
+_KEYS = [b"k0", b"k1", b"str", b"num", b"list", b"set", b"hash"]
+_KEY = st.sampled_from(_KEYS)
+_STR, _NUM = st.sampled_from([b"str", b"num", b"k0", b"k1"]), st.sampled_from([b"num", b"num", b"k0", b"k1"])
+_LIST, _SET, _HASH = (st.sampled_from([home] * 6 + [b"k0", b"k1"]) for home in (b"list", b"set", b"hash"))
+_FIELD = st.sampled_from([b"f0", b"f1", b"f2", b"f" * 70])
+_INT = st.integers(-1000, 100_000).map(lambda i: b"%d" % i)
+_VALUE = st.one_of(
+    st.sampled_from([b"", b"0", b"1", b"-1", b"007", b"-0", b"+1", b" 1", b"1.5", b"abc", b"\x00", b"x" * 65, b"y" * 100,
+                     b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808", b"12345678901234567890"]),
+    _INT, _INT,
+)
+_HOT = [_c(b"PING"), _c(b"GET", _STR), _c(b"SET", _STR, _VALUE), _c(b"INCR", _NUM), _c(b"DECR", _NUM),
+        _c(b"INCRBY", _NUM, _VALUE), _c(b"DECRBY", _NUM, _INT), _c(b"LPUSH", _LIST, _VALUE), _c(b"RPUSH", _LIST, _VALUE),
+        _c(b"LPOP", _LIST), _c(b"RPOP", _LIST), _c(b"SADD", _SET, _VALUE), _c(b"HSET", _HASH, _FIELD, _VALUE),
+        _c(b"MSET", _STR, _VALUE), _c(b"MSET", _STR, _VALUE, _NUM, _VALUE),
+        _c(b"LPUSH", b"list", _VALUE), _c(b"RPUSH", b"list", _VALUE)]  # more pushes than pops: lists grow
+_ONE_OF = st.sampled_from
+_OTHER = [
+    _c(b"PING", _VALUE), _c(b"LPUSH", _LIST, _VALUE, _VALUE), _c(b"RPUSH", _LIST, _VALUE, _VALUE), _c(b"LPOP", _LIST, _ONE_OF([b"0", b"2"])),
+    _c(b"SADD", _SET, _VALUE, _VALUE), _c(b"HSET", _HASH, _FIELD, _VALUE, _FIELD, _VALUE), _c(b"SET", _KEY, _VALUE, b"KEEPTTL"),
+    _c(b"SET", _KEY, _VALUE, b"EX", b"100"), _c(b"EXPIRE", _KEY, _ONE_OF([b"100", b"100", b"0"])), _c(b"PERSIST", _KEY), _c(b"TTL", _KEY),
+    _c(b"DEL", _KEY), _c(b"SELECT", _ONE_OF([b"0", b"1"])), _c(b"FLUSHDB"), _c(b"GET", _KEY), _c(b"INCR", _KEY), _c(b"LPUSH", _KEY, _VALUE),
+    _c(b"SADD", _KEY, _VALUE), _c(b"HSET", _KEY, _FIELD, _VALUE), _c(b"RPOP", _KEY),
+    _c(b"OBJECT", b"ENCODING", _KEY), _c(b"TYPE", _KEY), _c(b"LRANGE", _LIST, b"0", b"-1"), _c(b"LINDEX", _LIST, b"-1"),
+    _c(b"HGETALL", _HASH), _c(b"SMEMBERS", _SET), _c(b"APPEND", _STR, _VALUE), _c(b"SETRANGE", _STR, b"0", b"x"),
+    _c(b"CONFIG", b"SET", b"hash-max-listpack-entries", _ONE_OF([b"0", b"1", b"2", b"128"])),
+    _c(b"CONFIG", b"SET", b"hash-max-listpack-value", _ONE_OF([b"0", b"1", b"64"])),
+    _c(b"CONFIG", b"SET", b"set-max-intset-entries", _ONE_OF([b"1", b"512"])),
+    _c(b"CONFIG", b"SET", b"notify-keyspace-events", _ONE_OF([b"KEA", b"KEAnm", b""])),
+    _c(b"CONFIG", b"SET", b"latency-tracking", _ONE_OF([b"yes", b"no"])),
+    _c(b"CONFIG", b"SET", b"maxmemory-policy", _ONE_OF([b"allkeys-lru", b"noeviction"])),  # LFU counters are random
+    _c(b"CLIENT", b"NO-TOUCH", _ONE_OF([b"ON", b"OFF"])),
+    _c(b"INFO", _ONE_OF([b"commandstats", b"stats", b"persistence", b"keyspace", b"errorstats"])), _c(b"LATENCY", b"HISTOGRAM"),
+    _c(b"MULTI"), _c(b"EXEC"), _c(b"DISCARD"), _c(b"WATCH", _KEY), _c(b"UNWATCH"),
+    _c(b"GET"), _c(b"INCRBY", _NUM), _c(b"MSET", _KEY, _VALUE, _KEY), _c(b"NOSUCH", _KEY),
+    _c(b"EVAL", b"return redis.call('incr', KEYS[1])", b"1", _NUM), _c(b"EVAL", b"return redis.call('info', 'stats')", b"0"),
+]
+# 70% native commands (one_of would weigh the two lists by their lengths, not by this).
+_COMMAND = st.integers(0, 9).flatmap(lambda i: st.one_of(*_HOT) if i < 7 else st.one_of(*_OTHER))
+
+
+def _random_run(sp: ServerProcess, batches: Sequence[Sequence[Cmd]], resp3: bool) -> list[bytes]:
+    """Replies (normalized) to `batches` on one connection while a subscriber listens to every keyspace
+    event and another connection WATCHes the keys; then the events, the watcher's EXEC, INFO and data."""
+    _reset(sp.port)
+    sub, watcher, cli = Raw(sp.port), Raw(sp.port), Raw(sp.port)
+    try:
+        sub.request(resp("PSUBSCRIBE", "__key*__:*") + resp("SUBSCRIBE", "nh:end"), 2)
+        _replies(watcher, [("WATCH", "k0", "num", "list", "set")])
+        if resp3:
+            cli.request(resp("HELLO", "3"))
+        out = [r for batch in batches for r in _normalize_all(batch, _replies(cli, batch))]
+        out += _replies(watcher, [("MULTI",), ("PING",), ("EXEC",)])
+        _replies(watcher, [("CONFIG", "SET", "notify-keyspace-events", ""), ("PUBLISH", "nh:end", "done")])
+        events = b""
+        while not events.endswith(b"$6\r\nnh:end\r\n$4\r\ndone\r\n"):
+            events += sub.read_until_count(1)
+        data, encodings = _dump(sp.port)
+        return [*out, events, *_stats(sp.port), *data, *encodings]
+    finally:
+        for conn in (sub, watcher, cli):
+            conn.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.lists(_COMMAND, min_size=10, max_size=40), min_size=1, max_size=5), resp3=st.booleans())
+def test_native_commands_random_pipelines_match_python(duo: tuple[ServerProcess, ServerProcess], batches: list[list[Cmd]],
+                                                       resp3: bool) -> None:
+    native, python = (_random_run(sp, batches, resp3) for sp in duo)
+    _same([c for b in batches for c in b], [native, python], _NAMES[:2])
