@@ -15,7 +15,6 @@
  * other hooks are off), QuickList's end operations on their no-new-chunk branch.
  */
 #include "_speedups.h"
-#include <stdio.h>
 #include <structmember.h>
 
 PyObject *native_pass;
@@ -285,7 +284,7 @@ static PyObject *incr(NativeState *st, PyObject *key, long long delta, int *wrot
     if (num == NULL)
         return NULL;
     char buf[24];
-    PyObject *text = PyBytes_FromStringAndSize(buf, snprintf(buf, sizeof buf, "%lld", result));
+    PyObject *text = PyBytes_FromStringAndSize(buf, put_ll(buf, result) - buf);
     if (text == NULL || singleton_risk(text)) {
         Py_XDECREF(text);
         Py_DECREF(num);
@@ -302,7 +301,8 @@ static PyObject *incr(NativeState *st, PyObject *key, long long delta, int *wrot
     return num;
 }
 
-/* The QuickList at key for an end operation, or NULL: *how says why (0 pass, -1 error). */
+/* The QuickList at key for an end operation, or NULL: *how says why (0 pass, 1 no such key,
+ * -1 error). */
 static PyObject *list_at(NativeState *st, PyObject *key, int *how)
 {
     int g = guarded(st, key);
@@ -313,6 +313,8 @@ static PyObject *list_at(NativeState *st, PyObject *key, int *how)
     PyObject *ql = lookup(st, key, &err);
     if (err)
         *how = -1;
+    else if (ql == NULL)
+        *how = 1;
     if (ql == NULL || !Py_IS_TYPE(ql, g_quicklist_type))
         return NULL;
     PyObject *chunks = SLOT(ql, off_ql_chunks), *len = SLOT(ql, off_ql_len), *off = SLOT(ql, off_ql_off);
@@ -340,7 +342,7 @@ static PyObject *push(NativeState *st, PyObject *key, PyObject *element, int lef
         return native_pass;
     int how;
     PyObject *ql = list_at(st, key, &how);
-    if (ql == NULL)
+    if (ql == NULL) /* (a missing key makes a new list: the Python handler's job) */
         return how < 0 ? NULL : native_pass;
     PyObject *chunks = SLOT(ql, off_ql_chunks);
     Py_ssize_t len = PyLong_AsSsize_t(SLOT(ql, off_ql_len)), off = PyLong_AsSsize_t(SLOT(ql, off_ql_off));
@@ -366,13 +368,14 @@ static PyObject *push(NativeState *st, PyObject *key, PyObject *element, int lef
     return PyLong_FromSsize_t(len + 1);
 }
 
-/* QuickList.popleft / pop when the list keeps an element and the end chunk keeps one too. */
+/* QuickList.popleft / pop when the list keeps an element and the end chunk keeps one too; None
+ * (nil) for a missing key. */
 static PyObject *pop(NativeState *st, PyObject *key, int left, int *wrote)
 {
     int how;
     PyObject *ql = list_at(st, key, &how);
     if (ql == NULL)
-        return how < 0 ? NULL : native_pass;
+        return how < 0 ? NULL : how > 0 ? Py_NewRef(Py_None) : native_pass;
     PyObject *chunks = SLOT(ql, off_ql_chunks), *x;
     Py_ssize_t len = PyLong_AsSsize_t(SLOT(ql, off_ql_len)), off = PyLong_AsSsize_t(SLOT(ql, off_ql_off));
     if ((len == -1 || off == -1) && PyErr_Occurred())

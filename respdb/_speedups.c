@@ -333,54 +333,118 @@ static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header,
     return res;
 }
 
+/* Replies encoded in C are gathered here and handed to `out` as one bytes object when Python code is
+ * about to run or the batch ends (Python appends its own replies to `out`, so the order holds): one
+ * allocation per run of replies instead of one per reply, and no join for the usual batch. */
+#define OUT_STACK 8192
+#define OUT_DIRECT 65536 /* a reply this large becomes its own bytes object (no second copy) */
+typedef struct {
+    char *p;
+    Py_ssize_t len, cap;
+    char stack[OUT_STACK];
+} OutBuf;
+
+static void out_init(OutBuf *ob)
+{
+    ob->p = ob->stack;
+    ob->len = 0;
+    ob->cap = OUT_STACK;
+}
+
+static void out_free(OutBuf *ob)
+{
+    if (ob->p != ob->stack)
+        PyMem_Free(ob->p);
+    out_init(ob);
+}
+
+/* Room for `need` more bytes; where to write them, NULL on memory error. */
+static char *out_reserve(OutBuf *ob, Py_ssize_t need)
+{
+    if (ob->len + need > ob->cap) {
+        Py_ssize_t cap = ob->cap * 2 > ob->len + need ? ob->cap * 2 : ob->len + need;
+        char *p = PyMem_Malloc(cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        memcpy(p, ob->p, ob->len);
+        if (ob->p != ob->stack)
+            PyMem_Free(ob->p);
+        ob->p = p;
+        ob->cap = cap;
+    }
+    return ob->p + ob->len;
+}
+
+static int out_put(OutBuf *ob, const char *s, Py_ssize_t n)
+{
+    char *p = out_reserve(ob, n);
+    if (p == NULL)
+        return -1;
+    memcpy(p, s, n);
+    ob->len += n;
+    return 0;
+}
+
+static int out_flush(OutBuf *ob, PyObject *out)
+{
+    if (ob->len == 0)
+        return 0;
+    int r = append_bytes(out, ob->p, ob->len);
+    ob->len = 0;
+    return r;
+}
+
 /* Append the RESP encoding of `reply`; 1 when the client blocked (stop the batch), -1 on error. */
-static int emit(PyObject *client, PyObject *server, PyObject *reply, PyObject *out, int resp3)
+static int emit(PyObject *client, PyObject *server, PyObject *reply, OutBuf *ob, PyObject *out, int resp3)
 {
     PyTypeObject *t = Py_TYPE(reply);
+    PyObject *const *items = NULL;
+    Py_ssize_t n = 0, count = 0;
+    char header = 0;
     if (t == &PyBytes_Type) {
-        PyObject *enc = encode_bulks(&reply, 1, 0, 0);
-        if (enc == NULL)
-            return -1;
-        int r = PyList_Append(out, enc);
-        Py_DECREF(enc);
-        return r;
-    }
-    if (t == g_raw_type)
-        return PyList_Append(out, reply);
-    if (t == &PyLong_Type) {
+        items = &reply;
+        n = 1;
+    } else if (t == g_raw_type) {
+        return out_put(ob, PyBytes_AS_STRING(reply), PyBytes_GET_SIZE(reply));
+    } else if (t == &PyLong_Type) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(reply, &overflow);
         if (!overflow) {
             if (v == -1 && PyErr_Occurred())
                 return -1;
-            char buf[32];
-            int n = snprintf(buf, sizeof buf, ":%lld\r\n", v);
-            return append_bytes(out, buf, n);
+            char *p = out_reserve(ob, 32), *e;
+            if (p == NULL)
+                return -1;
+            p[0] = ':';
+            e = put_ll(p + 1, v);
+            *e++ = '\r';
+            *e++ = '\n';
+            ob->len += e - p;
+            return 0;
         }
     } else if (reply == Py_None) {
-        return resp3 ? append_bytes(out, "_\r\n", 3) : append_bytes(out, "$-1\r\n", 5);
+        return resp3 ? out_put(ob, "_\r\n", 3) : out_put(ob, "$-1\r\n", 5);
     } else if (t == &PyList_Type || t == g_map_type || t == g_set_type) {
-        Py_ssize_t n = PyList_GET_SIZE(reply), i;
-        for (i = 0; i < n; i++)
+        Py_ssize_t len = PyList_GET_SIZE(reply), i;
+        for (i = 0; i < len; i++)
             if (!PyBytes_CheckExact(PyList_GET_ITEM(reply, i)))
                 break;
-        if (i == n && (t != g_map_type || n % 2 == 0)) {
-            char header = '*';
-            Py_ssize_t count = n;
+        if (i == len && (t != g_map_type || len % 2 == 0)) {
+            items = ((PyListObject *)reply)->ob_item;
+            n = count = len;
+            header = '*';
             if (resp3 && t == g_map_type) {
                 header = '%';
-                count = n / 2;
+                count = len / 2;
             } else if (resp3 && t == g_set_type) {
                 header = '~';
             }
-            PyObject *enc = encode_bulks(((PyListObject *)reply)->ob_item, n, header, count);
-            if (enc == NULL)
-                return -1;
-            int r = PyList_Append(out, enc);
-            Py_DECREF(enc);
-            return r;
         }
     } else if (t == g_block_type) {
+        if (out_flush(ob, out) < 0)
+            return -1;
         PyObject *r = PyObject_CallMethodObjArgs(server, s_block_client, client, reply, NULL);
         if (r == NULL)
             return -1;
@@ -389,6 +453,34 @@ static int emit(PyObject *client, PyObject *server, PyObject *reply, PyObject *o
     } else if (t == g_noreply_type) {
         return 0;
     }
+    if (n > 0 || header) { /* bulk strings, with an aggregate header when `header` is set */
+        Py_ssize_t total = header ? 24 : 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            total += PyBytes_GET_SIZE(items[i]) + 26;
+        if (total >= OUT_DIRECT) {
+            PyObject *enc = encode_bulks(items, n, header, count);
+            int r = enc == NULL || out_flush(ob, out) < 0 ? -1 : PyList_Append(out, enc);
+            Py_XDECREF(enc);
+            return r;
+        }
+        char *p = out_reserve(ob, total), *start = p;
+        if (p == NULL)
+            return -1;
+        if (header)
+            p = put_header(p, header, count);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
+            p = put_header(p, '$', len);
+            memcpy(p, PyBytes_AS_STRING(items[i]), len);
+            p += len;
+            *p++ = '\r';
+            *p++ = '\n';
+        }
+        ob->len += p - start;
+        return 0;
+    }
+    if (out_flush(ob, out) < 0)
+        return -1;
     PyObject *enc = PyObject_CallMethodOneArg(client, s_encode, reply);
     if (enc == NULL)
         return -1;
@@ -449,7 +541,8 @@ static int record_slow(PyObject *server, PyObject *client, PyObject *spec, PyObj
  * they saw of the keyspace (that code may change it). */
 #define BEFORE_PYTHON()                                                  \
     do {                                                                 \
-        if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0)             \
+        if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0 ||          \
+            out_flush(&ob, out) < 0)                                     \
             goto finish;                                                 \
         native_drop(&ns);                                                \
     } while (0)
@@ -478,6 +571,8 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
     Flags f = {0};
     RunStats rs = {0};
     NativeState ns = {0};
+    OutBuf ob;
+    out_init(&ob);
     Py_ssize_t done = 0, total = PySequence_Fast_GET_SIZE(cmds);
     int failed = 1;
     if ((server = PyObject_GetAttr(client, s_server)) == NULL ||
@@ -547,7 +642,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
                               (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
                     last_name = SLOT(spec, off_name);
                     if (!bad && (elapsed / 1e9 >= f.slow_threshold || (wrote && f.propagate_hooks))) {
-                        bad = run_flush(&rs) < 0 || native_flush(&ns, ks) < 0;
+                        bad = run_flush(&rs) < 0 || native_flush(&ns, ks) < 0 || out_flush(&ob, out) < 0;
                         native_drop(&ns);
                         if (!bad && elapsed / 1e9 >= f.slow_threshold)
                             bad = record_slow(server, client, spec, argv, elapsed / 1e9) < 0;
@@ -558,7 +653,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
                         }
                     }
                     /* A native reply is bytes, an int, None or Raw: emit() encodes it in C. */
-                    if (bad || emit(client, server, reply, out, f.resp3) < 0) {
+                    if (bad || emit(client, server, reply, &ob, out, f.resp3) < 0) {
                         Py_DECREF(reply);
                         goto finish;
                     }
@@ -678,7 +773,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             Py_XDECREF(r);
         }
         Py_DECREF(dirty0);
-        int stop = bad ? -1 : emit(client, server, reply, out, f.resp3);
+        int stop = bad ? -1 : emit(client, server, reply, &ob, out, f.resp3);
         Py_DECREF(reply);
         Py_DECREF(argv);
         int fast = SLOT(spec, off_fast) == Py_True;
@@ -702,15 +797,16 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     failed = 0;
 finish:
-    if (failed) { /* keep the error while the counters are handed over */
+    if (failed) { /* keep the error while the counters and replies are handed over */
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
-        if (run_flush(&rs) < 0 || native_flush(&ns, ks ? ks : Py_None) < 0)
+        if (run_flush(&rs) < 0 || native_flush(&ns, ks ? ks : Py_None) < 0 || out_flush(&ob, out) < 0)
             PyErr_Clear();
         PyErr_Restore(et, ev, tb);
-    } else if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0) {
+    } else if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0 || out_flush(&ob, out) < 0) {
         failed = 1;
     }
+    out_free(&ob);
     native_drop(&ns);
     flags_clear(&f);
     Py_XDECREF(reading);

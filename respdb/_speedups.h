@@ -8,6 +8,23 @@
 /* A __slots__ attribute read or written through its byte offset (no getattr). */
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
+/* Writes v in decimal at p and returns the end (snprintf costs ~50 ns; an int reply has one). */
+static inline char *put_ll(char *p, long long v)
+{
+    char digits[24];
+    int k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *p++ = '-';
+    while (k > 0)
+        *p++ = digits[--k];
+    return p;
+}
+
 /* The byte offset of `type`'s __slots__ member `name`; -1 with an exception if it is not one. */
 int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out);
 
