@@ -15,35 +15,41 @@
  * other hooks are off), QuickList's end operations on their no-new-chunk branch.
  */
 #include "_speedups.h"
+#include <stdlib.h>
 #include <structmember.h>
 
 PyObject *native_pass;
 
-static PyTypeObject *g_db_type, *g_quicklist_type;
+static PyTypeObject *g_db_type, *g_quicklist_type, *g_zset_type;
 static PyObject *g_singletons; /* encoding_history.SINGLETONS: a set, non-empty rarely */
 static PyObject *g_ok, *g_pong;
 static Py_ssize_t g_chunk;
-static Py_ssize_t off_db_data, off_db_expires, off_db_watched, off_ql_chunks, off_ql_len, off_ql_off;
+static Py_ssize_t off_db_data, off_db_expires, off_db_watched, off_ql_chunks, off_ql_len, off_ql_off, off_zset_scores;
 static PyObject *s_db, *s_notify, *s_on_change, *s_tracking, *s_touch_clock, *s_blocking_keys, *s_config,
-    *s_hash_value, *s_hash_entries, *s_dirty, *s_hits, *s_misses;
+    *s_hash_value, *s_hash_entries, *s_dirty, *s_hits, *s_misses, *s_add;
 
 /* CommandSpec.native numbers: the position in this list, plus one. */
-enum { N_PING = 1, N_GET, N_SET, N_INCR, N_DECR, N_INCRBY, N_DECRBY, N_LPUSH, N_RPUSH, N_LPOP, N_RPOP, N_SADD, N_HSET, N_MSET };
+enum {
+    N_PING = 1, N_GET, N_SET, N_INCR, N_DECR, N_INCRBY, N_DECRBY, N_LPUSH, N_RPUSH, N_LPOP, N_RPOP, N_SADD,
+    N_HSET, N_MSET, N_ZADD, N_ZPOPMIN, N_ZPOPMAX, N_SPOP
+};
 static const char *const NAMES[] = {"ping", "get", "set", "incr", "decr", "incrby", "decrby", "lpush", "rpush",
-                                    "lpop", "rpop", "sadd", "hset", "mset", NULL};
+                                    "lpop", "rpop", "sadd", "hset", "mset", "zadd", "zpopmin", "zpopmax",
+                                    "spop", NULL};
 
-/* configure_native(Database, QuickList, CHUNK, SINGLETONS, OK, PONG) */
+/* configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, OK, PONG) */
 static PyObject *configure_native(PyObject *self, PyObject *args)
 {
-    PyObject *db, *ql, *singletons, *ok, *pong;
+    PyObject *db, *ql, *zset, *singletons, *ok, *pong;
     Py_ssize_t chunk;
-    if (!PyArg_ParseTuple(args, "O!O!nO!OO", &PyType_Type, &db, &PyType_Type, &ql, &chunk, &PySet_Type,
-                          &singletons, &ok, &pong))
+    if (!PyArg_ParseTuple(args, "O!O!nO!O!OO", &PyType_Type, &db, &PyType_Type, &ql, &chunk, &PyType_Type, &zset,
+                          &PySet_Type, &singletons, &ok, &pong))
         return NULL;
     PyTypeObject *dt = (PyTypeObject *)db, *qt = (PyTypeObject *)ql;
     if (slot_offset(dt, "data", &off_db_data) || slot_offset(dt, "expires", &off_db_expires) ||
         slot_offset(dt, "watched", &off_db_watched) || slot_offset(qt, "_chunks", &off_ql_chunks) ||
-        slot_offset(qt, "_len", &off_ql_len) || slot_offset(qt, "_off", &off_ql_off))
+        slot_offset(qt, "_len", &off_ql_len) || slot_offset(qt, "_off", &off_ql_off) ||
+        slot_offset((PyTypeObject *)zset, "scores", &off_zset_scores))
         return NULL;
     if (chunk < 1) {
         PyErr_SetString(PyExc_ValueError, "CHUNK must be positive");
@@ -51,6 +57,7 @@ static PyObject *configure_native(PyObject *self, PyObject *args)
     }
     Py_XSETREF(g_db_type, (PyTypeObject *)Py_NewRef(db));
     Py_XSETREF(g_quicklist_type, (PyTypeObject *)Py_NewRef(ql));
+    Py_XSETREF(g_zset_type, (PyTypeObject *)Py_NewRef(zset));
     Py_XSETREF(g_singletons, Py_NewRef(singletons));
     Py_XSETREF(g_ok, Py_NewRef(ok));
     Py_XSETREF(g_pong, Py_NewRef(pong));
@@ -80,6 +87,7 @@ int native_init(PyObject *module)
     INTERN(s_dirty, "dirty");
     INTERN(s_hits, "hits");
     INTERN(s_misses, "misses");
+    INTERN(s_add, "add");
     if ((native_pass = PyObject_New(PyObject, &PyBaseObject_Type)) == NULL)
         return -1;
     PyObject *names = PyTuple_New(sizeof NAMES / sizeof NAMES[0] - 1);
@@ -475,6 +483,85 @@ static PyObject *mset(NativeState *st, PyObject *argv, int *wrote)
     return Py_NewRef(g_ok);
 }
 
+/* zset.parse_score on the plain spellings only: an optional '-', 1-15 digits, optionally '.' and 1-15
+ * digits. strtod and Python's float() both round those correctly, so they agree; anything else
+ * (exponents, inf, '+', spaces, long mantissas) is left to the Python parser (0). */
+static int parse_score(PyObject *b, double *out)
+{
+    const char *p = PyBytes_AS_STRING(b), *q = p;
+    Py_ssize_t n = PyBytes_GET_SIZE(b);
+    if (n > 0 && *q == '-')
+        q++;
+    int whole = 0, frac = 0;
+    while (q < p + n && *q >= '0' && *q <= '9' && whole <= 15)
+        q++, whole++;
+    if (q < p + n && *q == '.')
+        for (q++, frac = -1; q < p + n && *q >= '0' && *q <= '9' && frac < 15; q++)
+            frac = frac < 0 ? 1 : frac + 1;
+    if (q != p + n || whole < 1 || whole > 15 || frac < 0)
+        return 0;
+    *out = strtod(p, NULL); /* the bytes object's NUL ends the number */
+    return 1;
+}
+
+/* zsets.zadd's `ZADD key score member` branch on an existing zset: the change itself is ZSet.add
+ * (the Python method: SortedList, encoding flag, -0 in listpacks). */
+static PyObject *zadd(NativeState *st, PyObject *argv, int *wrote)
+{
+    PyObject *key = PyList_GET_ITEM(argv, 1), *member = PyList_GET_ITEM(argv, 3);
+    double score;
+    int err, g = 0;
+    if (!parse_score(PyList_GET_ITEM(argv, 2), &score) || (g = guarded(st, key)) != 0)
+        return g < 0 ? NULL : native_pass;
+    PyObject *z = lookup(st, key, &err);
+    if (err)
+        return NULL;
+    if (z == NULL || !Py_IS_TYPE(z, g_zset_type))
+        return native_pass;
+    PyObject *scores = SLOT(z, off_zset_scores);
+    if (scores == NULL || !PyDict_CheckExact(scores))
+        return native_pass;
+    PyObject *old = PyDict_GetItemWithError(scores, member);
+    if (old == NULL && PyErr_Occurred())
+        return NULL;
+    if (old != NULL && !PyFloat_CheckExact(old))
+        return native_pass;
+    if (old != NULL && PyFloat_AS_DOUBLE(old) == score) /* Redis compares with ==: -0 is 0 */
+        return PyLong_FromLong(0);
+    PyObject *value = PyFloat_FromDouble(score), *r = NULL;
+    if (value != NULL)
+        r = PyObject_CallMethodObjArgs(z, s_add, member, value, NULL);
+    Py_XDECREF(value);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    st->dirty++;
+    *wrote = 1;
+    return PyLong_FromLong(old == NULL);
+}
+
+/* A pop without a count from a missing key (a worker polling an empty queue): `empty`, else pass. */
+static PyObject *pop_missing(NativeState *st, PyObject *key, PyObject *(*empty)(void))
+{
+    int err, g = has_ttl(st, key);
+    if (g)
+        return g < 0 ? NULL : native_pass;
+    PyObject *v = lookup(st, key, &err);
+    if (err)
+        return NULL;
+    return v == NULL ? empty() : native_pass;
+}
+
+static PyObject *new_none(void)
+{
+    return Py_NewRef(Py_None);
+}
+
+static PyObject *new_empty_list(void)
+{
+    return PyList_New(0);
+}
+
 PyObject *native_run(long id, NativeState *st, PyObject *argv, int *wrote)
 {
     Py_ssize_t n = PyList_GET_SIZE(argv);
@@ -531,6 +618,13 @@ PyObject *native_run(long id, NativeState *st, PyObject *argv, int *wrote)
         return n == 4 ? hset(st, key, PyList_GET_ITEM(argv, 2), PyList_GET_ITEM(argv, 3), wrote) : native_pass;
     case N_MSET:
         return mset(st, argv, wrote);
+    case N_ZADD:
+        return n == 4 ? zadd(st, argv, wrote) : native_pass;
+    case N_ZPOPMIN:
+    case N_ZPOPMAX:
+        return n == 2 ? pop_missing(st, key, new_empty_list) : native_pass;
+    case N_SPOP:
+        return n == 2 ? pop_missing(st, key, new_none) : native_pass;
     }
     return native_pass;
 }

@@ -38,7 +38,7 @@ static PyTypeObject *g_set_type;  /* protocol.types.Set: RESP3 set, RESP2 array 
 
 /* Byte offsets of CommandSpec's slots: reading a slot through its offset avoids a getattr. */
 static Py_ssize_t off_simple, off_arity, off_denyoom, off_fast, off_handler, off_calls, off_usec,
-    off_latency, off_reads, off_name, off_native;
+    off_latency, off_reads, off_name, off_native, off_stats_later;
 
 static PyObject *s_propagate_hooks, *s_propagate_argv, *s_ready_keys;
 static PyObject *s_server, *s_keyspace, *s_plain, *s_paused_until, *s_pause_holds, *s_oom_guard,
@@ -75,7 +75,7 @@ static PyObject *configure(PyObject *self, PyObject *args)
         slot_offset(st, "handler", &off_handler) || slot_offset(st, "calls", &off_calls) ||
         slot_offset(st, "usec", &off_usec) || slot_offset(st, "latency", &off_latency) ||
         slot_offset(st, "reads", &off_reads) || slot_offset(st, "name", &off_name) ||
-        slot_offset(st, "native", &off_native))
+        slot_offset(st, "native", &off_native) || slot_offset(st, "stats_later", &off_stats_later))
         return NULL;
     Py_XSETREF(g_lookup, Py_NewRef(lookup));
     Py_XSETREF(g_slow, Py_NewRef(slow));
@@ -537,12 +537,11 @@ static int record_slow(PyObject *server, PyObject *client, PyObject *spec, PyObj
     return r == NULL ? -1 : 0;
 }
 
-/* Python code is about to run: hand it the counters native commands kept in C, and forget what
- * they saw of the keyspace (that code may change it). */
+/* Python code that may read INFO's counters is about to run: hand it the counts kept in C, and
+ * forget what native handlers saw of the keyspace (that code may change it). */
 #define BEFORE_PYTHON()                                                  \
     do {                                                                 \
-        if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0 ||          \
-            out_flush(&ob, out) < 0)                                     \
+        if (run_flush(&rs) < 0 || native_flush(&ns, ks) < 0)             \
             goto finish;                                                 \
         native_drop(&ns);                                                \
     } while (0)
@@ -642,7 +641,7 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
                               (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
                     last_name = SLOT(spec, off_name);
                     if (!bad && (elapsed / 1e9 >= f.slow_threshold || (wrote && f.propagate_hooks))) {
-                        bad = run_flush(&rs) < 0 || native_flush(&ns, ks) < 0 || out_flush(&ob, out) < 0;
+                        bad = run_flush(&rs) < 0 || native_flush(&ns, ks) < 0;
                         native_drop(&ns);
                         if (!bad && elapsed / 1e9 >= f.slow_threshold)
                             bad = record_slow(server, client, spec, argv, elapsed / 1e9) < 0;
@@ -664,9 +663,15 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
         } else if (native == -1 && PyErr_Occurred()) {
             goto finish;
         }
-        BEFORE_PYTHON();
+        int later = !slow && SLOT(spec, off_stats_later) == Py_True;
+        if (later)
+            native_drop(&ns); /* its counts join the run's; what natives saw may change */
+        else
+            BEFORE_PYTHON();
         if (slow) {
             /* Unknown command, special client state, subcommands, arity error or maxmemory. */
+            if (out_flush(&ob, out) < 0)
+                goto finish;
             int r = run_slow(client, argv, out);
             if (r < 0)
                 goto finish;
@@ -727,8 +732,10 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             Py_DECREF(argv);
             int fast = SLOT(spec, off_fast) == Py_True;
             Py_DECREF(spec);
-            if (err == NULL)
+            if (err == NULL || out_flush(&ob, out) < 0) {
+                Py_XDECREF(err);
                 goto finish;
+            }
             int r = PyList_Append(out, err);
             Py_DECREF(err);
             if (r < 0)
@@ -742,8 +749,9 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             continue;
         }
         double seconds = elapsed / 1e9;
-        int bad = count_calls(spec, 1, seconds) < 0 ||
-                  (f.latency_tracking && record_bucket(spec, bucket_of(elapsed), 1) < 0) ||
+        int bad = (later ? run_add(&rs, spec, elapsed, f.latency_tracking) < 0
+                         : count_calls(spec, 1, seconds) < 0 ||
+                               (f.latency_tracking && record_bucket(spec, bucket_of(elapsed), 1) < 0)) ||
                   (SLOT(spec, off_name) != last_name && PyObject_SetAttr(client, s_last_cmd, SLOT(spec, off_name)) < 0);
         last_name = SLOT(spec, off_name); /* borrowed, for identity only: set once per run of a command */
         if (!bad && seconds >= f.slow_threshold)

@@ -407,8 +407,9 @@ def _load_extension() -> Any:
     from respdb.protocol.types import OK, PONG
     from respdb.storage.keyspace import Database
     from respdb.storage.quicklist import CHUNK, QuickList
+    from respdb.storage.zset import ZSet
 
-    _speedups.configure_native(Database, QuickList, CHUNK, SINGLETONS, OK, PONG)
+    _speedups.configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, OK, PONG)
     return _speedups
 
 

@@ -46,6 +46,9 @@ class CommandSpec:
     # neither server settings (CONFIG, MONITOR, CLIENT PAUSE) nor the connection's state (protocol,
     # MULTI, subscriptions, closing), so the C dispatch loop keeps its per-batch view of them across it.
     data_only: bool = False
+    # data_only and not @scripting: nothing it runs reads INFO's counters (commandstats, latency,
+    # dirty, keyspace hits/misses), so the C loop may add its own counts to them after it runs.
+    stats_later: bool = False
     # Per-command statistics (INFO commandstats).
     calls: int = 0
     usec: float = 0.0
@@ -155,6 +158,7 @@ def _spec_from_info(info: list[Any], docs: dict[str, Any] | None) -> CommandSpec
     spec.denyoom = "denyoom" in flags
     spec.data_only = not spec.acl_categories & {"@admin", "@dangerous", "@transaction", "@pubsub"} and spec.name not in {
         "hello", "reset", "auth", "quit"}
+    spec.stats_later = spec.data_only and "@scripting" not in spec.acl_categories
     return spec
 
 
