@@ -22,6 +22,7 @@ PyObject *native_pass;
 
 static PyTypeObject *g_db_type, *g_quicklist_type, *g_zset_type;
 static PyObject *g_singletons; /* encoding_history.SINGLETONS: a set, non-empty rarely */
+static PyObject *g_forced;     /* encoding_history._FORCED: (db, key) -> (value, encoding) */
 static PyObject *g_ok, *g_pong;
 static Py_ssize_t g_chunk;
 static Py_ssize_t off_db_data, off_db_expires, off_db_watched, off_ql_chunks, off_ql_len, off_ql_off, off_zset_scores;
@@ -37,13 +38,13 @@ static const char *const NAMES[] = {"ping", "get", "set", "incr", "decr", "incrb
                                     "lpop", "rpop", "sadd", "hset", "mset", "zadd", "zpopmin", "zpopmax",
                                     "spop", NULL};
 
-/* configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, OK, PONG) */
+/* configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, _FORCED, OK, PONG) */
 static PyObject *configure_native(PyObject *self, PyObject *args)
 {
-    PyObject *db, *ql, *zset, *singletons, *ok, *pong;
+    PyObject *db, *ql, *zset, *singletons, *forced, *ok, *pong;
     Py_ssize_t chunk;
-    if (!PyArg_ParseTuple(args, "O!O!nO!O!OO", &PyType_Type, &db, &PyType_Type, &ql, &chunk, &PyType_Type, &zset,
-                          &PySet_Type, &singletons, &ok, &pong))
+    if (!PyArg_ParseTuple(args, "O!O!nO!O!O!OO", &PyType_Type, &db, &PyType_Type, &ql, &chunk, &PyType_Type, &zset,
+                          &PySet_Type, &singletons, &PyDict_Type, &forced, &ok, &pong))
         return NULL;
     PyTypeObject *dt = (PyTypeObject *)db, *qt = (PyTypeObject *)ql;
     if (slot_offset(dt, "data", &off_db_data) || slot_offset(dt, "expires", &off_db_expires) ||
@@ -59,6 +60,7 @@ static PyObject *configure_native(PyObject *self, PyObject *args)
     Py_XSETREF(g_quicklist_type, (PyTypeObject *)Py_NewRef(ql));
     Py_XSETREF(g_zset_type, (PyTypeObject *)Py_NewRef(zset));
     Py_XSETREF(g_singletons, Py_NewRef(singletons));
+    Py_XSETREF(g_forced, Py_NewRef(forced));
     Py_XSETREF(g_ok, Py_NewRef(ok));
     Py_XSETREF(g_pong, Py_NewRef(pong));
     g_chunk = chunk;
@@ -441,7 +443,24 @@ static PyObject *sadd(NativeState *st, PyObject *key, PyObject *member, int *wro
     return PyLong_FromSsize_t(added);
 }
 
-/* hashes.hset, one pair, existing hash that stays within its encoding limits (else record()). */
+/* 1 if encoding_history already holds (h, b"hashtable") for key: record() would return at once. */
+static int recorded_hashtable(NativeState *st, PyObject *key, PyObject *h)
+{
+    PyObject *entry_key = PyTuple_Pack(2, st->db, key);
+    if (entry_key == NULL)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(g_forced, entry_key);
+    Py_DECREF(entry_key);
+    if (entry == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 || PyTuple_GET_ITEM(entry, 0) != h)
+        return 0;
+    PyObject *enc = PyTuple_GET_ITEM(entry, 1);
+    return PyBytes_CheckExact(enc) && PyBytes_GET_SIZE(enc) == 9 && memcmp(PyBytes_AS_STRING(enc), "hashtable", 9) == 0;
+}
+
+/* hashes.hset, one pair, existing hash: within its encoding limits, or already recorded as a
+ * hashtable (a hash of long values: record() has nothing to do); else record() must run. */
 static PyObject *hset(NativeState *st, PyObject *key, PyObject *field, PyObject *value, int *wrote)
 {
     int err, g = guarded(st, key);
@@ -457,8 +476,11 @@ static PyObject *hset(NativeState *st, PyObject *key, PyObject *field, PyObject 
         return NULL;
     long long before = PyDict_GET_SIZE(h), after = before + !present;
     if (PyBytes_GET_SIZE(field) > st->hash_max_value || PyBytes_GET_SIZE(value) > st->hash_max_value ||
-        (before <= st->hash_max_entries && st->hash_max_entries < after))
-        return native_pass;
+        (before <= st->hash_max_entries && st->hash_max_entries < after)) {
+        int r = recorded_hashtable(st, key, h);
+        if (r <= 0)
+            return r < 0 ? NULL : native_pass;
+    }
     if (PyDict_SetItem(h, field, value) < 0)
         return NULL;
     st->dirty++;

@@ -403,13 +403,13 @@ def _load_extension() -> Any:
     from respdb.commands.registry import CommandSpec as _Spec
 
     _speedups.configure(LOOKUP, _execute_slow, _fast_failed, _fast_dirty, bucket_of, Raw, Block, NoReply, _Spec, Map, Set)
-    from respdb.commands.encoding_history import SINGLETONS
+    from respdb.commands.encoding_history import _FORCED, SINGLETONS
     from respdb.protocol.types import OK, PONG
     from respdb.storage.keyspace import Database
     from respdb.storage.quicklist import CHUNK, QuickList
     from respdb.storage.zset import ZSet
 
-    _speedups.configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, OK, PONG)
+    _speedups.configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, _FORCED, OK, PONG)
     return _speedups
 
 
