@@ -881,6 +881,32 @@ static int feed_slice(PyObject *reader, PyObject *data, Py_ssize_t off, Py_ssize
     return 0;
 }
 
+static Py_ssize_t digits_of(Py_ssize_t n)
+{
+    Py_ssize_t d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
+/* Bytes of "*<n>\r\n" + "$<len>\r\n<arg>\r\n" per argument, over the commands (lists of bytes). */
+static Py_ssize_t canonical_length(PyObject *cmds)
+{
+    Py_ssize_t total = 0;
+    for (Py_ssize_t c = 0; c < PyList_GET_SIZE(cmds); c++) {
+        PyObject *cmd = PyList_GET_ITEM(cmds, c);
+        Py_ssize_t n = PyList_GET_SIZE(cmd);
+        total += 3 + digits_of(n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t len = PyBytes_GET_SIZE(PyList_GET_ITEM(cmd, i));
+            total += 5 + digits_of(len) + len;
+        }
+    }
+    return total;
+}
+
 /* hiredis_whole(reader, data, end, max_len, need_more, partial): parser.py's _hiredis_whole —
  * the commands in data[:end] if it holds whole multibulk commands of bulk arguments; `partial` if it
  * ends inside one; None if anything is odd. The caller replaces the reader unless a list comes back. */
@@ -939,8 +965,14 @@ static PyObject *hiredis_whole(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if ((skipped || PyList_GET_SIZE(cmds) > 1) && resp3_aggregate_line(PyBytes_AS_STRING(data), end))
         goto odd;
-    /* hiredis does not say whether it stopped inside a command, so probe with an empty array: it
-     * comes back as [] only when the reader was at a command boundary. */
+    /* hiredis does not say whether it stopped inside a command. It reads only canonical lengths (no
+     * sign, no leading zero), so when the commands' canonical encoding is exactly `end` bytes long it
+     * consumed all of them: a boundary. Otherwise (a `*0` skipped, or a command cut short) probe with
+     * an empty array: it comes back as [] only when the reader was at a command boundary. */
+    if (!skipped && canonical_length(cmds) == end) {
+        Py_DECREF(gets);
+        return cmds;
+    }
     int boundary = 0;
     if ((r = PyObject_CallMethodOneArg(reader, s_feed, g_probe)) != NULL) {
         Py_DECREF(r);
