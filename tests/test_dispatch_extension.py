@@ -39,6 +39,8 @@ _POOL: list[tuple[bytes, ...]] = [
     (b"CLIENT", b"GETNAME"), (b"BLPOP", b"nolist", b"0.01"), (b"BLPOP", b"l", b"0.01"),
     (b"EVAL", b"return redis.call('get', KEYS[1])", b"1", b"n"), (b"EVAL", b"return redis.call('incr', KEYS[1])", b"1", b"k"),
     (b"FLUSHDB",), (b"APPEND", b"k", b"tail"), (b"GETDEL", b"n"), (b"SETNX", b"k", b"w"),
+    # Replies past the C loop's 64 KB gathering buffer go out as their own object, in order.
+    (b"SET", b"big", b"x" * 70000), (b"GET", b"big"), (b"RPUSH", b"l", b"y" * 40000), (b"HSET", b"h", b"long", b"z" * 100),
 ]
 
 
@@ -103,3 +105,16 @@ def test_dispatch_stats_and_latency_counted_by_c_loop(servers: tuple[ServerProce
         stats.append({name: (v["calls"], v["failed_calls"]) for name, v in info.items() if name in ("cmdstat_set", "cmdstat_get", "cmdstat_incrby")})
         r.close()
     assert stats[0] == stats[1] == {"cmdstat_set": (50, 0), "cmdstat_get": (50, 0), "cmdstat_incrby": (50, 50)}  # redis-py sends INCRBY
+
+
+def test_dispatch_large_replies_keep_their_place(servers: tuple[ServerProcess, ServerProcess]) -> None:
+    """Replies the C loop encodes are gathered in one buffer; one past 64 KB becomes its own object and
+    must still land between its neighbours, as must errors and Python-encoded replies."""
+    # (GET, LRANGE and INCR run once first: the first use of a command name's spelling takes the slow
+    # path, which hands over the buffer.)
+    setup = [(b"SET", b"k", b"v"), (b"SET", b"big", b"x" * 70000), (b"DEL", b"l"), (b"RPUSH", b"l", *[b"e" * 1000] * 80),
+             (b"GET", b"k"), (b"LRANGE", b"l", b"0", b"0"), (b"INCR", b"n")]
+    probe = [(b"GET", b"k"), (b"GET", b"big"), (b"GET", b"k"), (b"LRANGE", b"l", b"0", b"-1"), (b"PING",),
+             (b"INCR", b"k"), (b"GET", b"big"), (b"HGETALL", b"nohash"), (b"GET", b"big"), (b"ECHO", b"e")]
+    native, reference = servers
+    assert _run(native.port, [setup, probe]) == _run(reference.port, [setup, probe])
