@@ -32,11 +32,13 @@ static PyObject *s_db, *s_notify, *s_on_change, *s_tracking, *s_touch_clock, *s_
 /* CommandSpec.native numbers: the position in this list, plus one. */
 enum {
     N_PING = 1, N_GET, N_SET, N_INCR, N_DECR, N_INCRBY, N_DECRBY, N_LPUSH, N_RPUSH, N_LPOP, N_RPOP, N_SADD,
-    N_HSET, N_MSET, N_ZADD, N_ZPOPMIN, N_ZPOPMAX, N_SPOP
+    N_HSET, N_MSET, N_ZADD, N_ZPOPMIN, N_ZPOPMAX, N_SPOP, N_EXISTS, N_HGET, N_HEXISTS, N_HLEN, N_LLEN, N_SCARD,
+    N_SISMEMBER
 };
 static const char *const NAMES[] = {"ping", "get", "set", "incr", "decr", "incrby", "decrby", "lpush", "rpush",
                                     "lpop", "rpop", "sadd", "hset", "mset", "zadd", "zpopmin", "zpopmax",
-                                    "spop", NULL};
+                                    "spop", "exists", "hget", "hexists", "hlen", "llen", "scard", "sismember",
+                                    NULL};
 
 /* configure_native(Database, QuickList, CHUNK, ZSet, SINGLETONS, _FORCED, OK, PONG) */
 static PyObject *configure_native(PyObject *self, PyObject *args)
@@ -584,6 +586,85 @@ static PyObject *new_empty_list(void)
     return PyList_New(0);
 }
 
+/* EXISTS: Database.get per key (a hit or a miss each, in order); any key with a TTL passes. */
+static PyObject *exists(NativeState *st, PyObject *argv)
+{
+    Py_ssize_t n = PyList_GET_SIZE(argv), found = 0;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int g = has_ttl(st, PyList_GET_ITEM(argv, i));
+        if (g)
+            return g < 0 ? NULL : native_pass;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int r = PyDict_Contains(st->data, PyList_GET_ITEM(argv, i));
+        if (r < 0)
+            return NULL;
+        found += r;
+    }
+    st->hits += found;
+    st->misses += n - 1 - found;
+    return PyLong_FromSsize_t(found);
+}
+
+/* The read commands on one key of one type (Database.get_typed, then a look at the value): HGET,
+ * HEXISTS, HLEN, LLEN, SCARD, SISMEMBER. A missing key is a miss and answers as an empty value. */
+static PyObject *typed_read(NativeState *st, long id, PyObject *argv)
+{
+    PyObject *key = PyList_GET_ITEM(argv, 1), *arg = PyList_GET_SIZE(argv) > 2 ? PyList_GET_ITEM(argv, 2) : NULL;
+    int err, g = has_ttl(st, key);
+    if (g)
+        return g < 0 ? NULL : native_pass;
+    PyObject *v = lookup(st, key, &err), *reply;
+    if (err)
+        return NULL;
+    if (v == NULL) {
+        st->misses++;
+        return id == N_HGET ? Py_NewRef(Py_None) : PyLong_FromLong(0);
+    }
+    switch (id) {
+    case N_HGET:
+    case N_HEXISTS:
+    case N_HLEN:
+        if (!PyDict_CheckExact(v))
+            return native_pass;
+        if (id == N_HLEN) {
+            reply = PyLong_FromSsize_t(PyDict_GET_SIZE(v));
+        } else {
+            PyObject *field = PyDict_GetItemWithError(v, arg);
+            if (field == NULL && PyErr_Occurred())
+                return NULL;
+            if (id == N_HEXISTS)
+                reply = PyLong_FromLong(field != NULL);
+            else if (field == NULL || PyBytes_CheckExact(field))
+                reply = Py_NewRef(field != NULL ? field : Py_None);
+            else
+                return native_pass;
+        }
+        break;
+    case N_LLEN: {
+        PyObject *len = Py_IS_TYPE(v, g_quicklist_type) ? SLOT(v, off_ql_len) : NULL;
+        if (len == NULL || !PyLong_CheckExact(len))
+            return native_pass;
+        reply = Py_NewRef(len);
+        break;
+    }
+    default: /* N_SCARD, N_SISMEMBER */
+        if (!PySet_CheckExact(v))
+            return native_pass;
+        if (id == N_SCARD) {
+            reply = PyLong_FromSsize_t(PySet_GET_SIZE(v));
+        } else {
+            int r = PySet_Contains(v, arg);
+            if (r < 0)
+                return NULL;
+            reply = PyLong_FromLong(r);
+        }
+    }
+    if (reply != NULL)
+        st->hits++;
+    return reply;
+}
+
 PyObject *native_run(long id, NativeState *st, PyObject *argv, int *wrote)
 {
     Py_ssize_t n = PyList_GET_SIZE(argv);
@@ -647,6 +728,16 @@ PyObject *native_run(long id, NativeState *st, PyObject *argv, int *wrote)
         return n == 2 ? pop_missing(st, key, new_empty_list) : native_pass;
     case N_SPOP:
         return n == 2 ? pop_missing(st, key, new_none) : native_pass;
+    case N_EXISTS:
+        return exists(st, argv);
+    case N_HLEN:
+    case N_LLEN:
+    case N_SCARD:
+        return n == 2 ? typed_read(st, id, argv) : native_pass;
+    case N_HGET:
+    case N_HEXISTS:
+    case N_SISMEMBER:
+        return n == 3 ? typed_read(st, id, argv) : native_pass;
     }
     return native_pass;
 }
