@@ -129,16 +129,6 @@ static int attr_is_none(PyObject *obj, PyObject *name)
     return r;
 }
 
-static int attr_truth(PyObject *obj, PyObject *name)
-{
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
-
 /* A config value as a C long long; 0 with quiet cleared if it is not an int that fits. */
 static int config_ll(PyObject *config, PyObject *name, long long *out, int *ok)
 {
@@ -175,12 +165,12 @@ int native_load(NativeState *st, PyObject *client, PyObject *server, PyObject *k
     }
     int r;
     if (quiet && ((r = attr_is_none(ks, s_notify)) <= 0 || (r = attr_is_none(ks, s_on_change)) <= 0 ||
-                  (r = attr_truth(ks, s_tracking)) != 0 || (r = attr_is_none(ks, s_touch_clock)) <= 0)) {
+                  (r = truthy_attr(ks, s_tracking)) != 0 || (r = attr_is_none(ks, s_touch_clock)) <= 0)) {
         if (r < 0)
             return -1;
         quiet = 0;
     }
-    if (quiet && (st->blocking = attr_truth(ks, s_blocking_keys)) < 0)
+    if (quiet && (st->blocking = truthy_attr(ks, s_blocking_keys)) < 0)
         return -1;
     if (quiet) {
         PyObject *config = PyObject_GetAttr(server, s_config);

@@ -112,7 +112,7 @@ static void flags_clear(Flags *f)
     f->paused_until = f->oom_guard = NULL;
 }
 
-static int truthy_attr(PyObject *obj, PyObject *name)
+int truthy_attr(PyObject *obj, PyObject *name)
 {
     PyObject *v = PyObject_GetAttr(obj, name);
     if (v == NULL)
@@ -307,17 +307,18 @@ static char *put_header(char *p, char c, Py_ssize_t n)
     return p;
 }
 
-/* "$<len>\r\n<data>\r\n" for each item, "<header><count>\r\n" first when header is not 0 (`*`
- * array, `%` map, `~` set). Items must be exact bytes. */
-static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header, Py_ssize_t count)
+/* The size bound and the writing of "$<len>\r\n<data>\r\n" for each item, "<header><count>\r\n"
+ * first when header is not 0 (`*` array, `%` map, `~` set). Items must be exact bytes. */
+static Py_ssize_t bulks_bound(PyObject *const *items, Py_ssize_t n, char header)
 {
     Py_ssize_t total = header ? 24 : 0;
     for (Py_ssize_t i = 0; i < n; i++)
         total += PyBytes_GET_SIZE(items[i]) + 26;
-    PyObject *res = PyBytes_FromStringAndSize(NULL, total);
-    if (res == NULL)
-        return NULL;
-    char *p = PyBytes_AS_STRING(res);
+    return total;
+}
+
+static char *put_bulks(char *p, PyObject *const *items, Py_ssize_t n, char header, Py_ssize_t count)
+{
     if (header)
         p = put_header(p, header, count);
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -328,6 +329,16 @@ static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header,
         *p++ = '\r';
         *p++ = '\n';
     }
+    return p;
+}
+
+/* put_bulks into a bytes object of its own. */
+static PyObject *encode_bulks(PyObject *const *items, Py_ssize_t n, char header, Py_ssize_t count)
+{
+    PyObject *res = PyBytes_FromStringAndSize(NULL, bulks_bound(items, n, header));
+    if (res == NULL)
+        return NULL;
+    char *p = put_bulks(PyBytes_AS_STRING(res), items, n, header, count);
     if (_PyBytes_Resize(&res, p - PyBytes_AS_STRING(res)) < 0)
         return NULL;
     return res;
@@ -454,29 +465,17 @@ static int emit(PyObject *client, PyObject *server, PyObject *reply, OutBuf *ob,
         return 0;
     }
     if (n > 0 || header) { /* bulk strings, with an aggregate header when `header` is set */
-        Py_ssize_t total = header ? 24 : 0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            total += PyBytes_GET_SIZE(items[i]) + 26;
+        Py_ssize_t total = bulks_bound(items, n, header);
         if (total >= OUT_DIRECT) {
             PyObject *enc = encode_bulks(items, n, header, count);
             int r = enc == NULL || out_flush(ob, out) < 0 ? -1 : PyList_Append(out, enc);
             Py_XDECREF(enc);
             return r;
         }
-        char *p = out_reserve(ob, total), *start = p;
+        char *p = out_reserve(ob, total);
         if (p == NULL)
             return -1;
-        if (header)
-            p = put_header(p, header, count);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
-            p = put_header(p, '$', len);
-            memcpy(p, PyBytes_AS_STRING(items[i]), len);
-            p += len;
-            *p++ = '\r';
-            *p++ = '\n';
-        }
-        ob->len += p - start;
+        ob->len += put_bulks(p, items, n, header, count) - p;
         return 0;
     }
     if (out_flush(ob, out) < 0)

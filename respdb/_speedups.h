@@ -25,6 +25,9 @@ static inline char *put_ll(char *p, long long v)
     return p;
 }
 
+/* bool(obj.name); -1 with an exception. */
+int truthy_attr(PyObject *obj, PyObject *name);
+
 /* The byte offset of `type`'s __slots__ member `name`; -1 with an exception if it is not one. */
 int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out);
 
