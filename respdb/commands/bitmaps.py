@@ -71,7 +71,8 @@ def setbit(ctx: Client, key: bytes, offset: bytes, bit: bytes) -> int:
     old = _string(ctx, key)
     value = old if old is not None else b""
     byte = off >> 3
-    if len(value) <= byte:
+    grown = len(value) <= byte
+    if grown:
         value += bytes(byte + 1 - len(value))
     shift = 7 - (off & 7)
     current = value[byte]
@@ -80,8 +81,13 @@ def setbit(ctx: Client, key: bytes, offset: bytes, bit: bytes) -> int:
         # One copy into the new string (slicing bytes would copy both halves first).
         view = memoryview(value)
         value = b"".join((view[:byte], bytes((updated,)), view[byte + 1 :]))
+    elif old is not None and not grown:
+        # Redis 7.0 skips the write (no dirty count, event or WATCH touch) when the bit already had
+        # the value and the string neither was created nor grew; it still unshares it (raw).
+        record(ctx.db, key, value, RAW)
+        return (current >> shift) & 1
     _store(ctx, key, value, old is not None)
-    ctx.db.changed(key, "$", "setbit")  # Redis counts SETBIT as a write even when the bit is unchanged
+    ctx.db.changed(key, "$", "setbit")
     return (current >> shift) & 1
 
 
@@ -349,6 +355,10 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
     window.extend(bytes(hi + 1 - lo - len(window)))
     base = lo * 8
     out: list[Any] = []
+    # Redis counts a SET/INCRBY that wrote as a change when the string was created or grown, or
+    # when it changed the field's bits.
+    grown = old is None or size > len(source)
+    changes = 0
     for opcode, signed, bits, offset, arg, ow in ops:
         offset -= base
         if opcode == _GET:
@@ -372,13 +382,18 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
         else:
             out.append(reply)
             _set_field(window, offset, bits, new)
+            if grown or (new - current) & ((1 << bits) - 1):
+                changes += 1
     # GETs past the end may have widened the window beyond the string; the string keeps its size.
     view = memoryview(source)
     gap = bytes(max(0, lo - len(source)))
     result = b"".join((view[:lo], gap, memoryview(window)[: min(hi + 1, size) - lo], view[hi + 1 :]))
-    # Redis creates/grows the string and counts the write even when every operation FAILed.
+    # Redis creates/grows the string even when every operation FAILed, but signals the key, sends
+    # the event and counts a change only per SET/INCRBY that wrote.
     _store(ctx, key, result, old is not None)
-    ctx.db.changed(key, "$", "setbit")
+    if changes:
+        ctx.db.changed(key, "$", "setbit")
+        ctx.keyspace.dirty += changes - 1
     return out
 
 

@@ -70,12 +70,16 @@ def function_load(ctx: Client, *args: bytes) -> bytes:
         replace = True
     if not args:
         raise errors.err("Function code is missing")
-    return _registry(ctx).load(args[-1], replace)
+    name = _registry(ctx).load(args[-1], replace)
+    # Redis counts a library change as one change to the dataset: that is also what logs it (AOF).
+    ctx.keyspace.dirty += 1
+    return name
 
 
 @command("function|delete")
 def function_delete(ctx: Client, name: bytes) -> Raw:
     _registry(ctx).delete(name)
+    ctx.keyspace.dirty += 1  # as FUNCTION LOAD
     return OK
 
 
@@ -88,6 +92,7 @@ def _flush_mode(args: tuple[bytes, ...]) -> None:
 def function_flush(ctx: Client, *args: bytes) -> Raw:
     _flush_mode(args)
     _registry(ctx).flush()
+    ctx.keyspace.dirty += 1  # as FUNCTION LOAD, even with no library to flush
     return OK
 
 
@@ -145,6 +150,7 @@ def function_restore(ctx: Client, payload: bytes, *args: bytes) -> Raw:
     elif len(args) > 1:
         raise errors.err("unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.")
     _registry(ctx).restore(payload, policy)
+    ctx.keyspace.dirty += 1  # as FUNCTION LOAD
     return OK
 
 

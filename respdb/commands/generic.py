@@ -144,6 +144,7 @@ def _rename(db: Database, src: bytes, dst: bytes, nx: bool) -> int:
         db.set_expire(dst, expire)
     db.changed(src, "g", "rename_from")
     db.changed(dst, "g", "rename_to")
+    db.keyspace.dirty -= 1  # two keys signalled, but Redis counts a rename as one change
     db.signal_ready(dst)
     return 1
 
@@ -213,6 +214,7 @@ def move(ctx: Client, key: bytes, index: bytes) -> int:
         dst.set_expire(key, expire)
     src.changed(key, "g", "move_from")
     dst.changed(key, "g", "move_to")
+    ctx.keyspace.dirty -= 1  # two databases signalled, but Redis counts a move as one change
     dst.signal_ready(key)
     return 1
 
@@ -406,11 +408,24 @@ def _flush_mode(args: tuple[bytes, ...]) -> None:
         raise CommandError(errors.SYNTAX)
 
 
+def _count_flushed(ctx: Client, removed: int, argv: list[bytes]) -> None:
+    """Redis adds one change per key a flush removed (expired ones not yet reclaimed included), and
+    forces the command into the AOF even when it removed none: log it here then, as the dispatcher
+    logs only commands that moved the counter (inside EXEC or a script it joins their batch)."""
+    ctx.keyspace.dirty += removed
+    server = ctx.server
+    if not removed and server.propagate_hooks:
+        server.propagation.append((ctx.db.id, argv))
+        if not ctx.in_exec:
+            server.flush_propagation()
+
+
 @command("flushdb")
 def flushdb(ctx: Client, *args: bytes) -> object:
     _flush_mode(args)
+    removed = len(ctx.db.data)
     ctx.db.flush()
-    ctx.keyspace.dirty += 1
+    _count_flushed(ctx, removed, [b"FLUSHDB", *args])
     if ctx.keyspace.on_change is not None:
         ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]
     return OK
@@ -419,9 +434,10 @@ def flushdb(ctx: Client, *args: bytes) -> object:
 @command("flushall")
 def flushall(ctx: Client, *args: bytes) -> object:
     _flush_mode(args)
+    removed = sum(len(db.data) for db in ctx.keyspace.dbs)
     ctx.keyspace.flushall()
     encoding_history.forget_keyspace(ctx.keyspace)  # stale entries are harmless, but hold old values
-    ctx.keyspace.dirty += 1
+    _count_flushed(ctx, removed, [b"FLUSHALL", *args])
     if ctx.keyspace.on_change is not None:
         ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]  # one flush announcement
     for hook in ctx.server.flushall_hooks:
@@ -436,10 +452,10 @@ def swapdb(ctx: Client, a: bytes, b: bytes) -> object:
     n = len(ctx.keyspace)
     if not (0 <= ia < n and 0 <= ib < n):
         raise CommandError(errors.DB_INDEX)
+    ctx.keyspace.dirty += 1  # Redis counts a swap of a db with itself too
     if ia != ib:
         ctx.keyspace.swap(ia, ib)
         encoding_history.swap(ctx.keyspace[ia], ctx.keyspace[ib])
-        ctx.keyspace.dirty += 1
         if ctx.server.keyspace.ready_keys:
             ctx.server.serve_ready_keys()
     return OK

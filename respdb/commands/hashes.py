@@ -87,6 +87,7 @@ def hset(ctx: Client, key: bytes, field: bytes, value: bytes, *more: bytes) -> i
     if more:
         h.update(zip(more[::2], more[1::2], strict=True))
         _note_growth(ctx, key, h, before, (field, value, *more))
+        db.keyspace.dirty += len(more) >> 1  # Redis counts every pair given, new or not (changed() adds the first)
     else:
         # _note_growth inlined for the same reason: three length checks instead of a call.
         config = ctx.server.config
@@ -106,6 +107,7 @@ def hmset(ctx: Client, key: bytes, *pairs: bytes) -> object:
     h.update(zip(pairs[::2], pairs[1::2], strict=True))
     _note_growth(ctx, key, h, before, pairs)
     ctx.db.changed(key, "h", "hset")
+    ctx.keyspace.dirty += (len(pairs) >> 1) - 1  # one change per pair given, as Redis counts them
     return OK
 
 
@@ -193,6 +195,7 @@ def hdel(ctx: Client, key: bytes, *fields: bytes) -> int:
                 break  # Redis stops at the last field too: the key is gone
     if removed:
         db.changed(key, "h", "hdel")
+        db.keyspace.dirty += removed - 1  # one change per field deleted, as Redis counts them
         if not h:
             db.remove_if_empty(key, h)
             db.event(key, "g", "del")

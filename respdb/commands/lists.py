@@ -89,7 +89,11 @@ def _pusher(left: bool, only_existing: bool) -> Callable[..., int]:
             db.add(key, value)
         elif value.__class__ is not QuickList:
             raise WrongType()
-        n = add(value, (element, *more)) if more else add_one(value, element)
+        if more:
+            n = add(value, (element, *more))
+            db.keyspace.dirty += len(more)  # Redis counts each element pushed; changed_ready adds the first
+        else:
+            n = add_one(value, element)
         db.changed_ready(key, "l", event)
         return n
 
@@ -108,6 +112,7 @@ def pop_many(db: Database, key: bytes, value: QuickList, left: bool, count: int)
     n = min(count, len(value))
     out = value.popleft_many(n) if left else value.pop_many(n)
     _removed(db, key, value, "lpop" if left else "rpop")
+    db.keyspace.dirty += n - 1  # one change per element popped, as Redis counts them
     return out
 
 
@@ -223,6 +228,7 @@ def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> int:
     removed = value.remove(element, limit)  # count > 0 from the head, < 0 from the tail, 0 all
     if removed:
         _removed(db, key, value, "lrem")
+        db.keyspace.dirty += removed - 1  # one change per element removed, as Redis counts them
     return removed
 
 
@@ -237,11 +243,10 @@ def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> object:
     lo, hi = clip_range(s, e, n)
     left, right = (lo, n - hi) if lo < hi else (n, 0)
     value.trim(left, right)
-    dirty = ctx.keyspace.dirty
     _removed(db, key, value, "ltrim")
-    if left + right == 0:
-        # Redis counts trimmed elements as the write; trimming nothing is not propagated.
-        ctx.keyspace.dirty = dirty
+    # Redis counts each trimmed element as a change: trimming nothing adds none and is not
+    # propagated, though the key is still signalled and the event sent.
+    ctx.keyspace.dirty += left + right - 1
     return OK
 
 
@@ -304,6 +309,7 @@ def move_element(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: 
     move_push(db, dst, dst_value, element, to_left)
     # Redis notifies the push on the destination before the pop on the source.
     _removed(db, src, value, "lpop" if from_left else "rpop")
+    db.keyspace.dirty -= 1  # two keys changed, but Redis counts the move as one change
     return element
 
 

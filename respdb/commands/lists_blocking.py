@@ -43,6 +43,17 @@ def _block(ctx: Client, keys: list[bytes], deadline: float | None, serve_key: An
     return block
 
 
+def _log_served(ctx: Client, argv: list[bytes], changes: int) -> None:
+    """A blocked BLPOP/BRPOP/BLMOVE/BRPOPLPUSH was just served: Redis 7.0 logs that with alsoPropagate
+    and adds nothing to `server.dirty` (rdb_changes_since_last_save), so take back the `changes` the
+    pop and push counted and queue the logged command here (the server logs a served command only
+    when the counter moved)."""
+    ctx.keyspace.dirty -= changes
+    server = ctx.server
+    if server.propagate_hooks:
+        server.propagation.append((ctx.db.id, argv))
+
+
 def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Any:
     keys, deadline = list(args[:-1]), to_timeout(args[-1])
     db = ctx.db
@@ -54,8 +65,9 @@ def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Any:
             return [key, pop_many(db, key, value, left, 1)[0]]
 
     def serve_key(key: bytes, value: QuickList) -> Any:
-        ctx.propagate_argv = [name, key]
-        return [key, pop_many(db, key, value, left, 1)[0]]
+        element = pop_many(db, key, value, left, 1)[0]
+        _log_served(ctx, [name, key], 1)
+        return [key, element]
 
     return _block(ctx, keys, deadline, serve_key)
 
@@ -89,7 +101,7 @@ def _blmove(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool,
         if not value:
             db.remove_if_empty(src, value)
             db.event(src, "g", "del")
-        ctx.propagate_argv = served
+        _log_served(ctx, served, 2)
         return element
 
     return _block(ctx, [src], deadline, serve_key, None)

@@ -127,6 +127,8 @@ def sadd(ctx: Client, key: bytes, member: bytes, *more: bytes) -> int:
         s = {member, *more}
         db.add(key, s)
         db.changed(key, "s", "sadd")
+        if more:
+            db.keyspace.dirty += len(s) - 1  # one change per member added, as Redis counts them
         return len(s)
     if s.__class__ is not set:
         raise WrongType()
@@ -137,6 +139,8 @@ def sadd(ctx: Client, key: bytes, member: bytes, *more: bytes) -> int:
     added = len(s) - before
     if added:
         db.changed(key, "s", "sadd")
+        if more:
+            db.keyspace.dirty += added - 1  # one change per member added, as Redis counts them
     return added
 
 
@@ -152,6 +156,7 @@ def srem(ctx: Client, key: bytes, *members: bytes) -> int:
     removed = before - len(s)
     if removed:
         db.changed(key, "s", "srem")
+        db.keyspace.dirty += removed - 1  # one change per member removed, as Redis counts them
         if not s:
             db.remove_if_empty(key, s)
             db.event(key, "g", "del")
@@ -261,6 +266,7 @@ def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
         db.delete(key)
         ctx.propagate_argv = [b"DEL", key]
         db.changed(key, "s", "spop")
+        db.keyspace.dirty += len(reply) - 1  # one change per member popped, as Redis counts them
         db.event(key, "g", "del")
         return reply
     popped = random.sample(list(s), count)
@@ -268,6 +274,7 @@ def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
     s.difference_update(popped)
     ctx.propagate_argv = [b"SREM", key, *popped]
     db.changed(key, "s", "spop")
+    db.keyspace.dirty += count - 1  # one change per member popped, as Redis counts them
     return Set(popped)
 
 

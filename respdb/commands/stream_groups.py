@@ -243,9 +243,9 @@ def _claim_one(group: Group, sid: StreamID, nack: NACK, cname: bytes, when: int,
     nack.consumer = consumer
 
 
-def _claim_consumer(ctx: Client, key: bytes, group: Group, cname: bytes) -> None:
+def _claim_consumer(ctx: Client, key: bytes, group: Group, cname: bytes) -> int:
     # A claimer is created like a reader; its creation is not logged (the XCLAIM FORCE creates it).
-    ensure_consumer(ctx, key, b"", group, cname, False, [])
+    return ensure_consumer(ctx, key, b"", group, cname, False, [])
 
 
 @command("xclaim")
@@ -298,6 +298,7 @@ def xclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes, *ar
     prop: list[list[bytes]] = []
     out: list[Any] = []
     have_consumer = False
+    created = 0
     for sid in ids:
         nack = group.pel.get(sid)
         if sid not in s.entries:
@@ -316,7 +317,7 @@ def xclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes, *ar
         if nack.consumer is not None and minidle and now - nack.delivery_time < minidle:
             continue
         if not have_consumer:
-            _claim_consumer(ctx, key, group, cname)
+            created = _claim_consumer(ctx, key, group, cname)
             have_consumer = True
         _claim_one(group, sid, nack, cname, deliverytime, retrycount, justid)
         out.append(format_id(sid) if justid else entry_reply(sid, s.entries[sid]))
@@ -324,7 +325,9 @@ def xclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes, *ar
         propagate_last_id = False
     if propagate_last_id:
         prop.append(setid_argv(key, gname, group))
-    propagate(ctx, prop)
+    # Redis counts one change per entry it logs (claims, dropped PEL entries, LASTID) and the
+    # consumer it created.
+    propagate(ctx, prop, len(prop) + created)
     return out
 
 
@@ -354,6 +357,7 @@ def xautoclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes,
     claimed: list[Any] = []
     deleted: list[bytes] = []
     have_consumer = False
+    created = 0
     # The loop visits at most `attempts` PEL entries and the cursor is the one after: snapshot only those.
     pel_ids = list(islice(group.pel.irange(start, None), attempts + 1))
     pos = 0
@@ -373,14 +377,14 @@ def xautoclaim(ctx: Client, key: bytes, gname: bytes, cname: bytes, idle: bytes,
         if minidle and now - nack.delivery_time < minidle:
             continue
         if not have_consumer:
-            _claim_consumer(ctx, key, group, cname)
+            created = _claim_consumer(ctx, key, group, cname)
             have_consumer = True
         _claim_one(group, sid, nack, cname, now, -1, justid)
         claimed.append(format_id(sid) if justid else entry_reply(sid, s.entries[sid]))
         count -= 1
         prop.append(xclaim_argv(key, gname, group, sid, nack))
     cursor = format_id(pel_ids[pos]) if pos < len(pel_ids) else b"0-0"
-    propagate(ctx, prop)
+    propagate(ctx, prop, len(prop) + created)  # as XCLAIM: one per entry logged, and the consumer
     return [cursor, claimed, deleted]
 
 

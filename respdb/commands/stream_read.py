@@ -161,6 +161,7 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
             ids.append(strict_id(raw))
     prop: list[list[bytes]] = []
     items: list[tuple[bytes, Any]] = []
+    changes = 0  # Redis counts each stream a group read serves, and each consumer it creates
     for key, gt, group in zip(keys, ids, groups, strict=True):
         s = db.get_typed(key, Stream)
         if s is None:
@@ -172,11 +173,13 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
             elif len(s) and s.last_valid_id() > group.last_id:
                 serve = True
                 gt = group.last_id
-            ensure_consumer(ctx, key, gname, group, cname, noack, prop)  # type: ignore[arg-type]
         elif len(s) and s.last_valid_id() > gt:
             serve = True
         if not serve:
             continue
+        if group is not None:
+            # Only a stream that is served looks the consumer up (creating it), as in Redis 7.0.
+            changes += 1 + ensure_consumer(ctx, key, gname, group, cname, noack, prop)  # type: ignore[arg-type]
         start = incr_id(gt) or MAX_ID
         if history:
             items.append((key, _history(s, group, cname, start, count)))  # type: ignore[arg-type]
@@ -184,7 +187,7 @@ def _xread(ctx: Client, args: tuple[bytes, ...], group_mode: bool) -> Any:
             items.append((key, group_read(ctx, key, s, gname, group, cname, start, count, noack, prop)))  # type: ignore[arg-type]
         else:
             items.append((key, entries_raw(s.range(start, MAX_ID, count))))
-    propagate(ctx, prop)
+    propagate(ctx, prop, changes)
     if items:
         return _xread_reply(ctx, items)
     if timeout == -1 or ctx.in_exec:
@@ -213,12 +216,14 @@ def _serve_blocked(ctx: Client, wait_ids: dict[bytes, StreamID], gname: bytes | 
             continue
         start = incr_id(gt) or MAX_ID
         prop: list[list[bytes]] = []
+        created = 0
         if group is not None:
-            ensure_consumer(ctx, key, gname, group, cname, noack, prop)  # type: ignore[arg-type]
+            created = ensure_consumer(ctx, key, gname, group, cname, noack, prop)  # type: ignore[arg-type]
             entries = group_read(ctx, key, s, gname, group, cname, start, count, noack, prop)  # type: ignore[arg-type]
         else:
             entries = entries_raw(s.range(start, MAX_ID, count))
-        propagate(ctx, prop)
+        # Redis 7.0 counts only a consumer created for a served waiter, though it logs the claims.
+        propagate(ctx, prop, created, served=True)
         return _xread_reply(ctx, [(key, entries)])
     return NOT_READY
 

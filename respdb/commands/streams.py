@@ -15,6 +15,7 @@ from typing import Any
 
 from respdb import errors
 from respdb.commands.args import to_int
+from respdb.commands.dispatch import ALREADY_PROPAGATED
 from respdb.commands.generic import ENCODERS
 from respdb.commands.registry import command
 from respdb.config import param
@@ -120,16 +121,23 @@ def _node_limits(ctx: Client) -> tuple[int, int]:
     return cfg.stream_node_max_bytes, cfg.stream_node_max_entries
 
 
-def propagate(ctx: Client, argvs: list[list[bytes]]) -> None:
-    """Log `argvs` in place of the command: all but the last go on the queue now, the last through
-    propagate_argv so dispatch (or the blocked-client server) appends it in order."""
-    if not argvs:
-        return
+def propagate(ctx: Client, argvs: list[list[bytes]], changes: int, served: bool = False) -> None:
+    """Add `changes` to the dirty counter (what Redis adds: it counts claims, consumers created and
+    streams read, not what it logs) and log `argvs` in place of the command: all but the last go on
+    the queue now, the last through propagate_argv so dispatch appends it in order. Dispatch logs
+    only a command that moved the counter, and the blocked-client server only a propagate_argv, so
+    a blocked read being `served` (or a call that counted nothing) queues them all here."""
+    ctx.keyspace.dirty += changes
     queue = ctx.server.propagation
+    if served or not changes:
+        queue.extend((ctx.db.id, argv) for argv in argvs)
+        return
+    if not argvs:
+        ctx.propagate_argv = ALREADY_PROPAGATED  # counted, but nothing to log (a history read)
+        return
     for argv in argvs[:-1]:
         queue.append((ctx.db.id, argv))
     ctx.propagate_argv = argvs[-1]
-    ctx.keyspace.dirty += 1
 
 
 def xclaim_argv(key: bytes, gname: bytes, group: Group, sid: StreamID, nack: NACK) -> list[bytes]:
@@ -149,17 +157,19 @@ def text(b: bytes) -> str:
 
 
 def ensure_consumer(ctx: Client, key: bytes, gname: bytes, group: Group, cname: bytes, noack: bool,
-                     prop: list[list[bytes]]) -> None:
-    """Look the consumer up (refreshing seen-time) or create it. Redis 7.0 logs the creation only for
-    NOACK reads: otherwise the XCLAIM ... FORCE it logs creates the consumer on replay."""
+                     prop: list[list[bytes]]) -> int:
+    """Look the consumer up (refreshing seen-time) or create it; 1 if created (a change Redis counts),
+    else 0. Redis 7.0 logs the creation only for NOACK reads: otherwise the XCLAIM ... FORCE it logs
+    creates the consumer on replay."""
     consumer = group.consumers.get(cname)
     if consumer is None:
         group.create_consumer(cname, now_ms())
         ctx.db.event(key, "t", "xgroup-createconsumer")
         if noack:
             prop.append([b"XGROUP", b"CREATECONSUMER", key, gname, cname])
-    else:
-        consumer.seen_time = now_ms()
+        return 1
+    consumer.seen_time = now_ms()
+    return 0
 
 
 
@@ -339,6 +349,7 @@ def xtrim(ctx: Client, key: bytes, *args: bytes) -> int:
     deleted = _do_trim(s, t)
     if deleted:
         ctx.db.changed(key, "t", "xtrim")
+        ctx.keyspace.dirty += deleted - 1  # one change per entry trimmed, as Redis counts them
         if t.approx:
             ctx.propagate_argv = _rewrite_trim([b"XTRIM", *argv[1:]], s, t, info["limit_idx"])
     return deleted
@@ -363,6 +374,7 @@ def xdel(ctx: Client, key: bytes, *ids: bytes) -> int:
         if not len(s) or first_gone:
             s.refresh_first_id()
         ctx.db.changed(key, "t", "xdel")
+        ctx.keyspace.dirty += deleted - 1  # one change per entry deleted, as Redis counts them
     return deleted
 
 
