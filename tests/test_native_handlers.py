@@ -101,19 +101,24 @@ def _assert_natives_in_use(pair: tuple[ServerProcess, ServerProcess]) -> None:
     """The native server still runs GET/INCR/RPUSH/RPOP natively: in the server's own commandstats they
     cost about a tenth of the Python handlers' time per call (measured: 0.03-0.07 against 0.35-0.75 us),
     so a third is a wide margin. Natives and Python are meant to be indistinguishable otherwise; without
-    this check a test that silently disabled them would leave the suite comparing Python with Python."""
-    per_call = []
-    for sp in pair:
-        _reset(sp.port)
-        conn = Raw(sp.port)
-        _replies(conn, [("SET", "k", "v"), ("RPUSH", "l", "a", "b")])
-        for _ in range(20):
-            _replies(conn, [("GET", "k"), ("INCR", "n"), ("RPUSH", "l", "x"), ("RPOP", "l")] * 250)
-        info = conn.request(resp("INFO", "commandstats"))
-        conn.close()
-        per_call.append({m[0]: float(m[1]) for m in re.findall(rb"cmdstat_(get|incr|rpush|rpop):calls=\d+,usec=\d+,usec_per_call=([\d.]+)", info)})
-    slow = [name for name, python in per_call[1].items() if not per_call[0][name] < python / 3]
-    assert not slow, f"native handlers not in use for {slow}: usec per call native {per_call[0]}, python {per_call[1]}"
+    this check a test that silently disabled them would leave the suite comparing Python with Python.
+    A preempted call (a busy machine) inflates an average, so the best of up to three rounds counts."""
+    best: list[dict[bytes, float]] = [{}, {}]
+    for _ in range(3):
+        for side, sp in enumerate(pair):
+            _reset(sp.port)
+            conn = Raw(sp.port)
+            _replies(conn, [("SET", "k", "v"), ("RPUSH", "l", "a", "b")])
+            for _ in range(20):
+                _replies(conn, [("GET", "k"), ("INCR", "n"), ("RPUSH", "l", "x"), ("RPOP", "l")] * 250)
+            info = conn.request(resp("INFO", "commandstats"))
+            conn.close()
+            for name, usec in re.findall(rb"cmdstat_(get|incr|rpush|rpop):calls=\d+,usec=\d+,usec_per_call=([\d.]+)", info):
+                best[side][name] = min(best[side].get(name, float("inf")), float(usec))
+        slow = [name for name, python in best[1].items() if not best[0][name] < python / 3]
+        if not slow:
+            return
+    raise AssertionError(f"native handlers not in use for {slow}: usec per call native {best[0]}, python {best[1]}")
 
 
 _DEFAULTS = (("hash-max-listpack-entries", "128"), ("hash-max-listpack-value", "64"), ("set-max-intset-entries", "512"),
@@ -161,6 +166,15 @@ def _replies(conn: Raw, cmds: Sequence[Cmd]) -> list[bytes]:
     replies = _split(conn.request(b"".join(resp(*c) for c in cmds), len(cmds)))
     assert len(replies) == len(cmds), replies
     return replies
+
+
+def _send(port: int, cmds: Sequence[Cmd]) -> list[bytes]:
+    """_replies on a connection of its own."""
+    conn = Raw(port)
+    try:
+        return _replies(conn, cmds)
+    finally:
+        conn.close()
 
 
 # INFO fields that do not depend on timing; commandstats without usec, keyspace lines without avg_ttl.
@@ -271,10 +285,9 @@ def _without(sections: list[bytes], drop: Sequence[bytes]) -> list[bytes]:
 
 # Where respdb knowingly differs from Redis 7.0, so compared only between native and python:
 # total_commands_processed is added per batch after it ran (Redis: per call, rejected commands not
-# counted), and rdb_changes_since_last_save counts one change per key per command (Redis: per element
-# for multi-element SADD/HSET/RPUSH/LPOP count). Also (kept out of the three-way tests): a command that
-# fails in its handler (WRONGTYPE...) gets no latency-histogram sample (Redis records one).
-_DEVIATIONS = (b"total_commands_processed", b"rdb_changes_since_last_save")
+# counted). Also (kept out of the three-way tests): a command that fails in its handler (WRONGTYPE...)
+# gets no latency-histogram sample (Redis records one).
+_DEVIATIONS = (b"total_commands_processed",)
 _SECTIONS = ("commandstats", "stats", "persistence", "errorstats", "keyspace")
 
 
@@ -400,7 +413,7 @@ def test_native_commands_on_expired_keys_three_way(trio: list[ServerProcess]) ->
                         ("SET", "m", "1")]
     setup += [("PEXPIRE", k, "50") for k in ("g", "n", "l", "s", "h", "m")] + [("SET", "probe", "1", "PX", "60")]
     for sp in trio:
-        _replies(Raw(sp.port), setup)
+        _send(sp.port, setup)
     for sp in trio:  # the probe expires last: once it has gone, every other key is past its deadline
         conn, deadline = Raw(sp.port), time.monotonic() + 10
         while _replies(conn, [("PTTL", "probe")]) != [b":-2\r\n"]:
@@ -428,12 +441,12 @@ def _hot_mix(n: int) -> list[Cmd]:
 
 
 def test_hot_mix_dirty_count_hits_and_commandstats_three_way(trio: list[ServerProcess]) -> None:
-    """One-element forms only, where respdb's dirty count follows Redis's exactly."""
+    """The dirty count (rdb_changes_since_last_save), hits, misses and commandstats after many rounds."""
     setup = [("SET", "c", "0"), ("RPUSH", "l", "a"), ("RPUSH", "l", "b"), ("SADD", "s", "a"), ("HSET", "h", "f", "v"),
              ("ZADD", "z", "1", "a")]
     cmds = _hot_mix(40)[5:]
     for sp in trio:
-        _replies(Raw(sp.port), setup)
+        _send(sp.port, setup)
     _run_all(trio, [cmds[i : i + 100] for i in range(0, len(cmds), 100)])
     full = [_stats(sp.port) for sp in trio]
     _same(_SECTIONS, full, _NAMES)  # rdb_changes_since_last_save included
@@ -677,7 +690,7 @@ def _idle_after(servers: Sequence[ServerProcess], setup: Sequence[Cmd], touch: S
     then report each key's OBJECT IDLETIME as idle or not."""
     keys = sorted({str(c[1]) for c in setup})
     for sp in servers:
-        _replies(Raw(sp.port), [*setup, ("OBJECT", "IDLETIME", "idle")])  # access tracking on from here
+        _send(sp.port, [*setup, ("OBJECT", "IDLETIME", "idle")])  # access tracking on from here
     for sp in servers:
         conn, deadline = Raw(sp.port), time.monotonic() + 10
         while _replies(conn, [("OBJECT", "IDLETIME", "idle")]) == [b":0\r\n"]:
@@ -895,6 +908,9 @@ _OTHER = [
     _c(b"INFO", _ONE_OF([b"commandstats", b"stats", b"persistence", b"keyspace", b"errorstats"])), _c(b"LATENCY", b"HISTOGRAM"),
     _c(b"MULTI"), _c(b"EXEC"), _c(b"DISCARD"), _c(b"WATCH", _KEY), _c(b"UNWATCH"),
     _c(b"GET"), _c(b"INCRBY", _NUM), _c(b"MSET", _KEY, _VALUE, _KEY), _c(b"NOSUCH", _KEY),
+    # Client and server state changed mid-batch (each gives exactly one reply, so replies still pair up).
+    _c(b"HELLO", _ONE_OF([b"2", b"3"])), _c(b"RESET"), _c(b"SWAPDB", b"0", b"1"), _c(b"SUBSCRIBE", b"ch"), _c(b"UNSUBSCRIBE", b"ch"),
+    _c(b"RENAME", _KEY, _KEY), _c(b"COPY", _KEY, _KEY, b"REPLACE"), _c(b"COPY", _KEY, _KEY, b"DB", b"1"), _c(b"MOVE", _KEY, b"1"),
     _c(b"EVAL", b"return redis.call('incr', KEYS[1])", b"1", _NUM), _c(b"EVAL", b"return redis.call('info', 'stats')", b"0"),
 ]
 # 70% native commands (one_of would weigh the two lists by their lengths, not by this).
@@ -1059,7 +1075,7 @@ def test_client_tracking_invalidated_by_native_writes_three_way(trio: list[Serve
     writes = [("SET", "k", "2"), ("INCR", "n"), ("RPUSH", "l", "c"), ("LPOP", "l"), ("SET", "kx", "w"), ("MSET", "k", "3", "z", "1"),
               ("INCR", "n"), ("GET", "k")]
     for sp in trio:
-        _replies(Raw(sp.port), setup)
+        _send(sp.port, setup)
     results = [_invalidations(sp.port, tracking, writes) for sp in trio]
     if tracking[:1] == ("BCAST",):
         # Redis sends the keys written in one event-loop turn as one push, each key once; respdb one push
