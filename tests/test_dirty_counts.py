@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import Raw, ServerProcess, resp, respdb_server
+from tests.servers import Raw, ServerProcess, redis_oracle, resp, respdb_server
 
 Cmd = tuple[str, ...]
 
@@ -220,6 +220,9 @@ PROBES: list[tuple[str, str]] = [
     (_STREAM, "XCLAIM s g c 0 1-1 FORCE"), (_STREAM, "XCLAIM s g c 0 1-1 LASTID 9-0"), (_PEL, "XCLAIM s g c2 0 1-1 IDLE x"),
     (_PEL, "XAUTOCLAIM s g c 0 0 COUNT 2"), (_PEL, "XAUTOCLAIM s g c2 0 3-1"), (_STREAM, "XAUTOCLAIM s g c 0 0"),
     (_PEL, "XACK s g 1-1 1-1"),
+    ("", "PFADD h " + " ".join(f"e{i}" for i in range(400))), ("PFADD h a", "PFADD h " + " ".join(f"e{i}" for i in range(3000))),
+    # --- not write commands, but some move the counter (SAVE resets it)
+    ("SAVE; SET a 1; SET b 2", "SAVE"), ("", "SCRIPT LOAD \"return 1\""), ("", "PUBLISH ch m"), ("SET k v", "TOUCH k"),
     # --- scripting, functions, transactions
     ("", "EVAL \"redis.call('sadd', 's', 'a', 'b', 'c') return redis.call('lpop', 'nolist')\" 0"),
     ("", "EVAL \"redis.call('rpush', 'l', 'a', 'b') return redis.call('incr', 'l')\" 0"),
@@ -396,6 +399,38 @@ def test_dirty_delta_of_served_blocked_client_matches_redis(ours: ServerProcess,
     assert got[:2] == want[:2], f"{blocking!r} served by {write!r}: respdb {got}, redis {want}"
 
 
+# --- expiry ----------------------------------------------------------------------------------------------
+def _server_ms(conn: Raw) -> int:
+    secs, micros = re.findall(rb"\$\d+\r\n(\d+)", conn.request(resp("TIME")))
+    return int(secs) * 1000 + int(micros) // 1000
+
+
+def _expiry_deltas(server: ServerProcess) -> tuple[int, int, list[bytes]]:
+    """(dirty added by writes with a TTL, dirty added by commands meeting the keys expired)."""
+    conn = Raw(server.port)
+    try:
+        conn.request(resp("FLUSHALL"))
+        before = _info_int(conn, "persistence", "rdb_changes_since_last_save")
+        start = _server_ms(conn)
+        for cmd in [("SET", "k", "v", "PX", "20"), ("SET", "k2", "v", "PX", "20"), ("RPUSH", "l", "a", "b"), ("PEXPIRE", "l", "20")]:
+            conn.request(resp(*cmd))
+        armed = _info_int(conn, "persistence", "rdb_changes_since_last_save")
+        deadline = time.monotonic() + 10
+        while _server_ms(conn) < start + 40:  # by the server's clock: expired, lazily or actively
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        replies = [conn.request(resp(*cmd)) for cmd in [("GET", "k"), ("LPUSH", "l", "c"), ("DEL", "k2"), ("DBSIZE",)]]
+        after = _info_int(conn, "persistence", "rdb_changes_since_last_save")
+        return armed - before, after - armed, replies
+    finally:
+        conn.close()
+
+
+def test_dirty_expired_keys_add_nothing_as_in_redis(ours: ServerProcess, oracle: ServerProcess) -> None:
+    got, want = _expiry_deltas(ours), _expiry_deltas(oracle)
+    assert got == want == (5, 1, [b"$-1\r\n", b":1\r\n", b":0\r\n", b":1\r\n"])
+
+
 # --- random write sequences ---------------------------------------------------------------------------
 _KEYS = ["a", "b", "c"]
 _MEMBERS = ["x", "y", "z", "1", "2"]
@@ -445,6 +480,15 @@ def test_dirty_counter_after_random_writes_matches_redis(ours: ServerProcess, or
     assert got == want
 
 
+# --- save rules: FLUSHALL saves at once ---------------------------------------------------------------------
+def test_dirty_flushall_with_save_rules_matches_redis() -> None:
+    """With save rules FLUSHALL saves the emptied dataset, which zeroes the counter in Redis 7.0."""
+    cases = [("SET a 1; SET b 2", "FLUSHALL"), ("", "FLUSHALL"), ("SET a 1", "FLUSHDB"), ("SET a 1", "FLUSHALL ASYNC")]
+    with respdb_server("--save", "3600 1") as ours, redis_oracle("--save", "3600 1") as theirs:
+        for setup, probe in cases:
+            assert _delta(ours, setup, probe)[0] == _delta(theirs, setup, probe)[0], (setup, probe)
+
+
 # --- what the counter decides reaches the AOF ------------------------------------------------------------
 def _snapshot(conn: Raw) -> list[bytes]:
     """The state the writes below leave, read back through commands."""
@@ -491,3 +535,20 @@ def test_dirty_uncounted_writes_still_reach_the_aof(tmp_path: Path) -> None:
     # The served pops and reads really happened (so the comparison above covers them).
     assert before[:4] == [b"*1\r\n$1\r\nb\r\n", b"*1\r\n$1\r\nc\r\n", b"$1\r\nx\r\n",
                           b"*4\r\n:2\r\n$3\r\n1-1\r\n$3\r\n2-1\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n2\r\n"]
+
+
+def test_dirty_zeroed_flushall_still_reaches_the_aof(tmp_path: Path) -> None:
+    """A FLUSHALL whose save leaves the counter where it was (zero) is logged all the same."""
+    args = ("--save", "3600 1", "--appendonly", "yes", "--appendfsync", "always")
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        conn = Raw(sp.port)
+        for cmd in [("SET", "a", "1"), ("SAVE",), ("FLUSHALL",), ("SET", "b", "2"), ("SAVE",), ("FLUSHALL",), ("SET", "c", "3")]:
+            conn.request(resp(*cmd))
+        assert _info_int(conn, "persistence", "rdb_changes_since_last_save") == 1
+        conn.close()
+    with respdb_server(*args, workdir=tmp_path) as sp:
+        conn = Raw(sp.port)
+        try:
+            assert conn.request(resp("KEYS", "*")) == b"*1\r\n$1\r\nc\r\n"
+        finally:
+            conn.close()

@@ -408,13 +408,12 @@ def _flush_mode(args: tuple[bytes, ...]) -> None:
         raise CommandError(errors.SYNTAX)
 
 
-def _count_flushed(ctx: Client, removed: int, argv: list[bytes]) -> None:
-    """Redis adds one change per key a flush removed (expired ones not yet reclaimed included), and
-    forces the command into the AOF even when it removed none: log it here then, as the dispatcher
-    logs only commands that moved the counter (inside EXEC or a script it joins their batch)."""
-    ctx.keyspace.dirty += removed
+def _log_if_uncounted(ctx: Client, start: int, argv: list[bytes]) -> None:
+    """Redis forces FLUSHDB/FLUSHALL into the AOF even when the counter ends where it started (nothing
+    removed, or a save zeroed it): log it here then, as the dispatcher logs only commands that moved
+    the counter (inside EXEC or a script it joins their batch)."""
     server = ctx.server
-    if not removed and server.propagate_hooks:
+    if ctx.keyspace.dirty == start and server.propagate_hooks:
         server.propagation.append((ctx.db.id, argv))
         if not ctx.in_exec:
             server.flush_propagation()
@@ -423,25 +422,36 @@ def _count_flushed(ctx: Client, removed: int, argv: list[bytes]) -> None:
 @command("flushdb")
 def flushdb(ctx: Client, *args: bytes) -> object:
     _flush_mode(args)
-    removed = len(ctx.db.data)
+    ks = ctx.keyspace
+    start = ks.dirty
+    # Redis counts one change per key removed (expired ones not yet reclaimed included).
+    ks.dirty += len(ctx.db.data)
     ctx.db.flush()
-    _count_flushed(ctx, removed, [b"FLUSHDB", *args])
-    if ctx.keyspace.on_change is not None:
-        ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]
+    if ks.on_change is not None:
+        ks.on_change(ctx.db, None)  # type: ignore[arg-type]
+    _log_if_uncounted(ctx, start, [b"FLUSHDB", *args])
     return OK
 
 
 @command("flushall")
 def flushall(ctx: Client, *args: bytes) -> object:
     _flush_mode(args)
-    removed = sum(len(db.data) for db in ctx.keyspace.dbs)
-    ctx.keyspace.flushall()
-    encoding_history.forget_keyspace(ctx.keyspace)  # stale entries are harmless, but hold old values
-    _count_flushed(ctx, removed, [b"FLUSHALL", *args])
-    if ctx.keyspace.on_change is not None:
-        ctx.keyspace.on_change(ctx.db, None)  # type: ignore[arg-type]  # one flush announcement
+    ks = ctx.keyspace
+    start = ks.dirty
+    ks.dirty += sum(len(db.data) for db in ks.dbs)  # as FLUSHDB: one change per key removed
+    ks.flushall()
+    encoding_history.forget_keyspace(ks)  # stale entries are harmless, but hold old values
+    if ks.on_change is not None:
+        ks.on_change(ctx.db, None)  # type: ignore[arg-type]  # one flush announcement
+    persistence = getattr(ctx.server, "persistence", None)
+    saves = persistence.rdb_saves if persistence is not None else 0
     for hook in ctx.server.flushall_hooks:
         hook()
+    if persistence is not None and persistence.rdb_saves != saves:
+        # With save rules the emptied dataset is saved at once, and in Redis that save zeroes the
+        # counter (rdb_changes_since_last_save is 0 after FLUSHALL).
+        ks.dirty = 0
+    _log_if_uncounted(ctx, start, [b"FLUSHALL", *args])
     return OK
 
 
