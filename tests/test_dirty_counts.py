@@ -443,8 +443,9 @@ def _write_commands_strategy() -> st.SearchStrategy[Cmd]:
     pairs = st.lists(st.tuples(member, num), min_size=1, max_size=3).map(lambda ps: [x for p in ps for x in p])
     return st.one_of(
         st.tuples(st.sampled_from(["SET", "APPEND", "SETNX", "GETSET"]), key, member),
-        st.tuples(st.sampled_from(["INCR", "DECR", "GETDEL", "PERSIST", "LPOP", "RPOP", "SPOP"]), key),
-        st.tuples(st.sampled_from(["LPOP", "RPOP", "SPOP", "ZPOPMIN", "ZPOPMAX"]), key, num),
+        # (No SPOP: it picks at random, so the two servers' sets would part ways.)
+        st.tuples(st.sampled_from(["INCR", "DECR", "GETDEL", "PERSIST", "LPOP", "RPOP"]), key),
+        st.tuples(st.sampled_from(["LPOP", "RPOP", "ZPOPMIN", "ZPOPMAX"]), key, num),
         st.tuples(st.sampled_from(["INCRBY", "SETBIT"]), key, num.map(lambda n: n.lstrip("-"))).map(
             lambda c: (*c, "1") if c[0] == "SETBIT" else c),
         st.tuples(st.just("EXPIRE"), key, st.sampled_from(["0", "1000"])),  # no TTL that could run out mid-test
@@ -457,7 +458,28 @@ def _write_commands_strategy() -> st.SearchStrategy[Cmd]:
             lambda c: (*c, "x") if c[0] == "SMOVE" else (*c, "LEFT", "RIGHT") if c[0] == "LMOVE" else c),
         st.tuples(st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]), key, st.just("2"), key, key),
         st.tuples(st.just("BITFIELD"), key, st.just("SET"), st.just("u4"), st.sampled_from(["0", "4"]), num.map(lambda n: n.lstrip("-"))),
+        st.tuples(st.just("SETRANGE"), key, st.sampled_from(["0", "3"]), st.sampled_from(["", "ab"])),
+        st.tuples(st.just("SORT"), key, st.just("ALPHA"), st.just("STORE"), key),
+        # Streams: explicit IDs (so both servers make the same ones), a group on the first XADD.
+        st.tuples(st.just("XADD"), key, st.sampled_from(["1-1", "2-1", "3-1", "9-1"]), st.just("f"), member),
+        st.tuples(st.just("XGROUP"), st.just("CREATE"), key, st.just("g"), st.just("0"), st.just("MKSTREAM")),
+        st.tuples(st.just("XREADGROUP"), st.just("GROUP"), st.just("g"), st.sampled_from(["c", "d"]), st.just("STREAMS"), key,
+                  st.sampled_from([">", "0"])),
+        st.builds(lambda k, ids: ("XACK", k, "g", *ids), key, st.lists(st.sampled_from(["1-1", "2-1", "3-1"]), min_size=1, max_size=3)),
+        st.builds(lambda k, ids: ("XDEL", k, *ids), key, st.lists(st.sampled_from(["1-1", "2-1", "3-1"]), min_size=1, max_size=3)),
+        st.tuples(st.just("XCLAIM"), key, st.just("g"), st.sampled_from(["c", "d"]), st.just("0"), st.sampled_from(["1-1", "2-1"])),
+        st.tuples(st.just("XAUTOCLAIM"), key, st.just("g"), st.sampled_from(["c", "d"]), st.just("0"), st.just("0")),
+        st.tuples(st.just("XTRIM"), key, st.just("MAXLEN"), st.sampled_from(["0", "1"])),
+        # Transactions and scripts count what their commands count.
+        st.lists(st.deferred(lambda: _simple), min_size=1, max_size=3).map(lambda cs: ("MULTI", *cs, "EXEC")),
+        st.tuples(st.just("EVAL"), st.just("redis.call('sadd', KEYS[1], 'p', 'q') return redis.call('rpush', KEYS[2], 'r', 's')"),
+                  st.just("2"), key, key),
     )
+
+
+# Commands for MULTI blocks: each is flattened into the pipeline between MULTI and EXEC.
+_simple = st.sampled_from([("HSET", "a", "x", "1", "y", "2"), ("RPUSH", "b", "x", "y"), ("LPOP", "b", "2"), ("DEL", "a", "b", "c"),
+                           ("SADD", "c", "x", "y", "z"), ("INCR", "a")])
 
 
 def _final_dirty(server: ServerProcess, cmds: list[Cmd]) -> int:
@@ -466,7 +488,13 @@ def _final_dirty(server: ServerProcess, cmds: list[Cmd]) -> int:
         conn.request(resp("FLUSHALL"))
         before = _info_int(conn, "persistence", "rdb_changes_since_last_save")
         # Pipelined, as a client would: the C loop keeps the counter of native commands during a run.
-        conn.request(b"".join(resp(*cmd) for cmd in cmds), len(cmds))
+        flat: list[Cmd] = []
+        for cmd in cmds:
+            if cmd[0] == "MULTI":
+                flat += [("MULTI",), *cmd[1:-1], ("EXEC",)]  # type: ignore[list-item]
+            else:
+                flat.append(cmd)
+        conn.request(b"".join(resp(*cmd) for cmd in flat), len(flat))
         return _info_int(conn, "persistence", "rdb_changes_since_last_save") - before
     finally:
         conn.close()
