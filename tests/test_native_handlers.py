@@ -395,6 +395,23 @@ def test_zadd_one_pair_scores_and_missing_key_pops_three_way(trio: list[ServerPr
     _check_stats(trio)
 
 
+@pytest.mark.parametrize("resp3", [False, True])
+def test_exists_hget_hexists_hlen_llen_scard_sismember_three_way(trio: list[ServerProcess], resp3: bool) -> None:
+    """The read natives: replies, WRONGTYPE, missing keys and keys with a TTL, each read counted as a hit
+    or a miss (EXISTS: one per key, repeated keys included)."""
+    setup: list[Cmd] = [("SET", "str", "v"), ("RPUSH", "l", "a", "b"), ("SADD", "s", "1", "x"), ("HSET", "h", "f", "v", "g", ""),
+                        ("ZADD", "z", "1", "a"), ("SET", "t", "v", "EX", "100"), ("HSET", "th", "f", "v"), ("EXPIRE", "th", "100")]
+    reads: list[Cmd] = [("EXISTS", "str"), ("EXISTS", "nokey"), ("EXISTS", "str", "str", "nokey", "l", "t"), ("EXISTS", "t"),
+                        ("HGET", "h", "f"), ("HGET", "h", "g"), ("HGET", "h", "nof"), ("HGET", "noh", "f"), ("HGET", "th", "f"),
+                        ("HGET", "str", "f"), ("HEXISTS", "h", "f"), ("HEXISTS", "h", "nof"), ("HEXISTS", "noh", "f"),
+                        ("HEXISTS", "l", "f"), ("HLEN", "h"), ("HLEN", "noh"), ("HLEN", "th"), ("HLEN", "s"), ("LLEN", "l"),
+                        ("LLEN", "nol"), ("LLEN", "h"), ("SCARD", "s"), ("SCARD", "nos"), ("SCARD", "z"), ("SISMEMBER", "s", "1"),
+                        ("SISMEMBER", "s", "01"), ("SISMEMBER", "s", "x"), ("SISMEMBER", "nos", "x"), ("SISMEMBER", "str", "x"),
+                        ("EXISTS",), ("HGET", "h"), ("LLEN", "l", "x"), ("SISMEMBER", "s")]
+    _run_all(trio, [setup, reads, reads], resp3=resp3)
+    _check_stats(trio)
+
+
 def test_native_writes_keep_ttl_set_and_mset_clear_it_three_way(trio: list[ServerProcess]) -> None:
     setup: list[Cmd] = [("SET", "n", "1", "EX", "1000"), ("RPUSH", "l", "a", "b"), ("SADD", "s", "a"), ("HSET", "h", "f", "v"),
                         ("SET", "m", "x"), ("SET", "g", "v")]
@@ -410,8 +427,8 @@ def test_native_writes_keep_ttl_set_and_mset_clear_it_three_way(trio: list[Serve
 def test_native_commands_on_expired_keys_three_way(trio: list[ServerProcess]) -> None:
     """Keys whose TTL has passed (lazily or actively expired, whichever comes first) read as missing."""
     setup: list[Cmd] = [("SET", "g", "v"), ("SET", "n", "5"), ("RPUSH", "l", "a", "b"), ("SADD", "s", "a"), ("HSET", "h", "f", "v"),
-                        ("SET", "m", "1")]
-    setup += [("PEXPIRE", k, "50") for k in ("g", "n", "l", "s", "h", "m")] + [("SET", "probe", "1", "PX", "60")]
+                        ("SET", "m", "1"), ("SET", "e", "v"), ("HSET", "rh", "f", "v"), ("RPUSH", "rl", "a", "b"), ("SADD", "rs", "a")]
+    setup += [("PEXPIRE", k, "50") for k in ("g", "n", "l", "s", "h", "m", "e", "rh", "rl", "rs")] + [("SET", "probe", "1", "PX", "60")]
     for sp in trio:
         _send(sp.port, setup)
     for sp in trio:  # the probe expires last: once it has gone, every other key is past its deadline
@@ -420,8 +437,10 @@ def test_native_commands_on_expired_keys_three_way(trio: list[ServerProcess]) ->
             assert time.monotonic() < deadline, "probe never expired"
         _replies(conn, [("CONFIG", "RESETSTAT")])  # the polls are not the same number on each server
         conn.close()
-    ops: list[Cmd] = [("GET", "g"), ("INCR", "n"), ("RPUSH", "l", "c"), ("LRANGE", "l", "0", "-1"), ("SADD", "s", "b"),
-                      ("SMEMBERS", "s"), ("HSET", "h", "g", "w"), ("HGETALL", "h"), ("MSET", "m", "2"), ("TTL", "m"), ("DBSIZE",)]
+    ops: list[Cmd] = [("EXISTS", "e", "e"), ("HGET", "rh", "f"), ("HEXISTS", "rh", "f"), ("HLEN", "rh"), ("LLEN", "rl"),
+                      ("SCARD", "rs"), ("SISMEMBER", "rs", "a"), ("GET", "g"), ("INCR", "n"), ("RPUSH", "l", "c"),
+                      ("LRANGE", "l", "0", "-1"), ("SADD", "s", "b"), ("SMEMBERS", "s"), ("HSET", "h", "g", "w"), ("HGETALL", "h"),
+                      ("MSET", "m", "2"), ("TTL", "m"), ("DBSIZE",)]
     _run_all(trio, [ops])
     _check_stats(trio, drop=(b"expired_keys",))  # counted before or after the reset: active expiry may come first
 
@@ -436,7 +455,9 @@ def _hot_mix(n: int) -> list[Cmd]:
                  ("INCRBY", "c", "7"), ("DECRBY", "c", "3"), ("RPUSH", "l", b"r%d" % i), ("LPUSH", "l", b"l%d" % i),
                  ("LPOP", "l"), ("RPOP", "l"), ("SADD", "s", b"m%d" % (i % 3)), ("HSET", "h", b"f%d" % (i % 3), b"%d" % i),
                  ("MSET", "a", b"%d" % i, "b", "x"), ("ZADD", "z", b"%d.5" % (i % 4), b"m%d" % (i % 3)), ("ZADD", "z", "1", "a"),
-                 ("ZPOPMIN", "noz"), ("ZPOPMAX", "noz"), ("SPOP", "nos"), ("LPOP", "nol"), ("RPOP", "nol")]
+                 ("ZPOPMIN", "noz"), ("ZPOPMAX", "noz"), ("SPOP", "nos"), ("LPOP", "nol"), ("RPOP", "nol"),
+                 ("EXISTS", "c", "nokey", "c"), ("HGET", "h", b"f%d" % (i % 4)), ("HEXISTS", "h", "f1"), ("HLEN", "h"),
+                 ("LLEN", "l"), ("SCARD", "s"), ("SISMEMBER", "s", b"m%d" % (i % 4)), ("HGET", "noh", "f"), ("LLEN", "nol")]
     return cmds
 
 
@@ -889,7 +910,9 @@ _HOT = [_c(b"PING"), _c(b"GET", _STR), _c(b"SET", _STR, _VALUE), _c(b"INCR", _NU
         _c(b"MSET", _STR, _VALUE), _c(b"MSET", _STR, _VALUE, _NUM, _VALUE),
         _c(b"LPUSH", b"list", _VALUE), _c(b"RPUSH", b"list", _VALUE),  # more pushes than pops: lists grow
         _c(b"ZADD", _ZSET, _SCORE, _MEMBER), _c(b"ZADD", _ZSET, _SCORE, _MEMBER), _c(b"ZPOPMIN", _ZSET), _c(b"ZPOPMAX", _ZSET),
-        _c(b"SPOP", _ONE_OF([b"noset", b"noset", b"str", b"list"]))]  # natively only missing keys; a member is random
+        _c(b"SPOP", _ONE_OF([b"noset", b"noset", b"str", b"list"])),  # natively only missing keys; a member is random
+        _c(b"EXISTS", _KEY), _c(b"EXISTS", _KEY, _KEY, _KEY), _c(b"HGET", _HASH, _FIELD), _c(b"HEXISTS", _HASH, _FIELD), _c(b"HLEN", _HASH),
+        _c(b"LLEN", _LIST), _c(b"SCARD", _SET), _c(b"SISMEMBER", _SET, _VALUE)]
 _OTHER = [
     _c(b"PING", _VALUE), _c(b"LPUSH", _LIST, _VALUE, _VALUE), _c(b"RPUSH", _LIST, _VALUE, _VALUE), _c(b"LPOP", _LIST, _ONE_OF([b"0", b"2"])),
     _c(b"SADD", _SET, _VALUE, _VALUE), _c(b"HSET", _HASH, _FIELD, _VALUE, _FIELD, _VALUE), _c(b"SET", _KEY, _VALUE, b"KEEPTTL"),
