@@ -1115,3 +1115,32 @@ def test_subscribed_client_and_native_commands_three_way(trio: list[ServerProces
     cmds = [("SET", "k", "1"), ("SUBSCRIBE", "ch"), ("PING",), ("GET", "k"), ("SET", "k", "2"), ("INCR", "k"), ("RPUSH", "l", "a"),
             ("PING", "x"), ("UNSUBSCRIBE", "ch"), ("PING",), ("GET", "k")]
     _run_all(trio, [cmds], resp3=resp3)
+
+
+def test_large_native_replies_keep_their_place_three_way(trio: list[ServerProcess]) -> None:
+    """Replies encoded in C are gathered in a buffer and large ones written apart: their order among
+    small native, Python-encoded and error replies holds on both sides of the sizes where that changes."""
+    sizes = [0, 1, 100, 16383, 16384, 65535, 65536, 65537, 70000, 200000]
+    setup: list[Cmd] = [("SET", f"v{n}", b"x" * n) for n in sizes] + [("HSET", "h", "f", "v")]
+    cmds: list[Cmd] = []
+    for n in sizes:
+        cmds += [("PING",), ("GET", f"v{n}"), ("ECHO", "e"), ("GET", f"v{n}"), ("INCR", "c"), ("HSET", "h", "f", b"y" * n),
+                 ("HGET", "h", "f"), ("INCR", f"v{n}"), ("RPUSH", "l", b"z" * n), ("LRANGE", "l", "0", "-1"), ("LPOP", "l")]
+    _run_all(trio, [setup, cmds, cmds[::-1]])
+
+
+def test_client_pause_write_from_the_same_pipeline_three_way(trio: list[ServerProcess]) -> None:
+    def run(port: int) -> list[bytes]:
+        a, b = Raw(port), Raw(port)
+        try:
+            out = _replies(a, [("SET", "k", "1")])
+            a.send(b"".join(resp(*c) for c in [("CLIENT", "PAUSE", "100000", "WRITE"), ("GET", "k"), ("PING",), ("INCR", "k"),
+                                                ("GET", "k")]))
+            out.append(a.read_until_count(3))  # the pause is the caller's too: INCR waits, and GET behind it
+            out += _replies(b, [("GET", "k"), ("CLIENT", "UNPAUSE")])
+            return out + [a.read_until_count(2)]
+        finally:
+            a.close()
+            b.close()
+
+    _same([], [run(sp.port) for sp in trio], _NAMES)
