@@ -216,7 +216,10 @@ PROBES: list[tuple[str, str]] = [
     (_PEL, "XCLAIM s g c 0 1-1 2-1 3-1 9-9"), (_PEL, "XCLAIM s g c2 0 1-1 LASTID 2-0"), (_PEL, "XCLAIM s g c 0 9-9 FORCE"),
     (_STREAM, "XCLAIM s g c 0 1-1 FORCE"), (_STREAM, "XCLAIM s g c 0 1-1 LASTID 9-0"), (_PEL, "XCLAIM s g c2 0 1-1 IDLE x"),
     (_PEL, "XAUTOCLAIM s g c 0 0 COUNT 2"), (_PEL, "XAUTOCLAIM s g c2 0 3-1"), (_STREAM, "XAUTOCLAIM s g c 0 0"),
-    (_PEL, "XACK s g 1-1 1-1"),
+    (_PEL, "XACK s g 1-1 1-1"), (_STREAM + "; XDEL s 1-1 2-1 3-1", "XREADGROUP GROUP g c STREAMS s >"),
+    (_STREAM + "; XDEL s 2-1", "XREADGROUP GROUP g c STREAMS s >"), (_PEL + "; XDEL s 1-1 2-1", "XREADGROUP GROUP g c STREAMS s 0"),
+    (_PEL + "; XTRIM s MAXLEN 0", "XAUTOCLAIM s g c 0 0 COUNT 1"), (_PEL, "XCLAIM s g c 0 1-1 2-1 LASTID 9-0 JUSTID"),
+    ("XADD s 1-1 f v; XDEL s 1-1", "XADD s 1-2 f v"),
     ("", "PFADD h " + " ".join(f"e{i}" for i in range(400))), ("PFADD h a", "PFADD h " + " ".join(f"e{i}" for i in range(3000))),
     # --- not write commands, but some move the counter (SAVE resets it)
     ("SAVE; SET a 1; SET b 2", "SAVE"), ("", "SCRIPT LOAD \"return 1\""), ("", "PUBLISH ch m"), ("SET k v", "TOUCH k"),

@@ -103,6 +103,30 @@ def test_dirty_expired_keys_add_nothing_as_in_redis(ours: ServerProcess, oracle:
     assert got == want == (5, 1, [b"$-1\r\n", b":1\r\n", b":0\r\n", b":1\r\n"])
 
 
+# --- writes Redis skips ------------------------------------------------------------------------------------
+def _watch_transcript(server: ServerProcess, touch: list[Cmd]) -> list[bytes]:
+    watcher, other = Raw(server.port), Raw(server.port)
+    try:
+        steps = [(watcher, ("FLUSHALL",)), (watcher, ("SETBIT", "k", "7", "1")), (watcher, ("SET", "x", "abc")),
+                 (watcher, ("WATCH", "k", "x")), *[(other, cmd) for cmd in touch],
+                 (watcher, ("MULTI",)), (watcher, ("GET", "k")), (watcher, ("EXEC",))]
+        return [conn.request(resp(*cmd)) for conn, cmd in steps]
+    finally:
+        watcher.close()
+        other.close()
+
+
+@pytest.mark.parametrize("touch", [
+    [("SETBIT", "k", "7", "1"), ("BITFIELD", "x", "SET", "u8", "0", "97", "INCRBY", "u8", "8", "256")],  # no-ops: EXEC runs
+    [("SETBIT", "k", "7", "0")], [("BITFIELD", "x", "SET", "u8", "0", "98")], [("SETRANGE", "x", "0", "a")],  # writes: aborts
+], ids=["no-ops", "setbit", "bitfield", "setrange-same-bytes"])
+def test_dirty_no_op_bit_writes_leave_watch_alone_as_in_redis(ours: ServerProcess, oracle: ServerProcess, touch: list[Cmd]) -> None:
+    """A SETBIT/BITFIELD that changes no bit is no write in Redis 7.0: no count, no event, WATCH intact."""
+    got = _watch_transcript(ours, touch)
+    assert got == _watch_transcript(oracle, touch)
+    assert got[-1] == (b"*1\r\n$1\r\n\x01\r\n" if len(touch) == 2 else b"*-1\r\n")
+
+
 # --- random write sequences ---------------------------------------------------------------------------
 _KEYS = ["a", "b", "c"]
 _MEMBERS = ["x", "y", "z", "1", "2"]
