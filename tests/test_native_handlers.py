@@ -1,13 +1,16 @@
 """The hottest data commands run by the C loop against the pure-Python reference, and both against Redis.
 
-respdb/_speedups.c may run the quiet common case of PING, GET, SET k v, INCR/DECR/INCRBY/DECRBY, one-element
-LPUSH/RPUSH on an existing list, LPOP/RPOP that leave an element, one-member SADD, one-field HSET and MSET
-without their Python handlers, deferring its counters, and fall back to Python whenever anything is unusual.
+respdb/_native.c runs the quiet common case of PING, GET, SET k v, INCR/DECR/INCRBY/DECRBY, one-element
+LPUSH/RPUSH on an existing list, LPOP/RPOP that leave an element, one-member SADD, one-field HSET, MSET,
+one-pair ZADD, pops of a missing key and the reads EXISTS/HGET/HEXISTS/HLEN/LLEN/SCARD/SISMEMBER without
+their Python handlers, defers its counters, and falls back to Python whenever anything is unusual.
 Each test sends the same requests to a server with the extension ("native") and one without it
 (RESPDB_NO_EXTENSIONS=1, "python"), and compares the raw replies and what any client can observe in
-between or afterwards: commandstats, hits/misses, errorstats, the dirty count, encodings, TTLs, lists across
-chunk boundaries, keyspace events, WATCH, blocked clients, the AOF after a restart, latency histograms,
-access times. Checks of Redis semantics (error texts, replies, events) also run against redis-server 7.0.
+between or afterwards: commandstats, hits/misses, errorstats, the dirty count, encodings, MEMORY USAGE,
+TTLs, lists across chunk boundaries, keyspace events, WATCH, blocked clients, the AOF after a restart,
+latency histograms, SLOWLOG, MONITOR, access times, client-side caching. Checks of Redis semantics (error
+texts, replies, events, counters) also run against redis-server 7.0 ("three way"). The shared pair's
+teardown checks that the native handlers really ran (see _assert_natives_in_use).
 """
 
 from __future__ import annotations
