@@ -268,6 +268,10 @@ class Server:
                     queue.remove(client)
                 if not queue:
                     del waiting[key]
+        if not waiting:
+            # An empty db entry would keep blocking_keys truthy: pushes would keep checking for
+            # waiters (and the native LPUSH/RPUSH would pass to Python) after the last one left.
+            self.keyspace.blocking_keys.pop(block.db_id, None)
         client.refresh_plain()
         if send and client.conn is not None:
             if error is not None:
