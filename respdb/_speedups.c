@@ -26,7 +26,7 @@
 /* Objects handed over by dispatch.py's configure(). */
 static PyObject *g_lookup;        /* dict: raw command name → CommandSpec */
 static PyObject *g_slow;          /* _execute_slow(client, argv) -> bytes | None */
-static PyObject *g_failed;        /* _fast_failed(client, spec, exc) -> bytes */
+static PyObject *g_failed;        /* _fast_failed(client, spec, argv, exc, elapsed_ns) -> bytes */
 static PyObject *g_dirty;         /* _fast_dirty(client, spec, argv) -> None */
 static PyObject *g_bucket_of;     /* latency_hist.bucket_of (only its formula is reproduced below) */
 static PyTypeObject *g_raw_type;  /* protocol.types.Raw */
@@ -724,12 +724,15 @@ static PyObject *execute_batch(PyObject *self, PyObject *const *args, Py_ssize_t
             PyErr_NormalizeException(&etype, &exc, &tb);
             if (tb != NULL)
                 PyException_SetTraceback(exc, tb);
-            PyObject *err = PyObject_CallFunctionObjArgs(g_failed, client, spec, exc, NULL);
+            PyObject *ns_obj = PyLong_FromLongLong(elapsed);
+            PyObject *err = ns_obj == NULL ? NULL : PyObject_CallFunctionObjArgs(g_failed, client, spec, argv, exc, ns_obj, NULL);
+            Py_XDECREF(ns_obj);
             Py_XDECREF(etype);
             Py_XDECREF(exc);
             Py_XDECREF(tb);
             Py_DECREF(argv);
             int fast = SLOT(spec, off_fast) == Py_True;
+            last_name = SLOT(spec, off_name); /* _fast_failed set client.last_cmd */
             Py_DECREF(spec);
             if (err == NULL || out_flush(&ob, out) < 0) {
                 Py_XDECREF(err);

@@ -174,7 +174,7 @@ def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: 
         try:
             reply = spec.handler(client, *argv[1:])  # type: ignore[misc]
         except Exception as exc:
-            append(_fast_failed(client, spec, exc))
+            append(_fast_failed(client, spec, argv, exc, _perf_ns() - start))
             continue
         elapsed = _perf_ns() - start
         spec.usec += elapsed / 1e9
@@ -205,10 +205,12 @@ def _execute_batch_py(client: Client, cmds: Any, out: list[bytes], honor_pause: 
     return done
 
 
-def _fast_failed(client: Client, spec: CommandSpec, exc: Exception) -> bytes:
-    """The error reply for a handler that raised on the fast path, with Redis's error stats."""
-    spec.calls += 1
+def _fast_failed(client: Client, spec: CommandSpec, argv: list[bytes], exc: Exception, elapsed: int) -> bytes:
+    """The error reply for a handler that raised on the fast path after `elapsed` ns. As in Redis, a
+    failed command is still a call: commandstats usec, a latency sample, the slowlog, CLIENT LIST cmd=."""
+    _call_stats(client, spec, argv, elapsed)
     spec.failed_calls += 1
+    client.last_cmd = spec.name
     client.propagate_argv = None
     server = client.server
     if isinstance(exc, CommandError):
@@ -241,6 +243,10 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
         early = b"".join(pending.pop(client))
         out = _execute_slow(client, argv)
         return early if out is None else early + out
+    # Redis's processCommand sets c->lastcmd as soon as it has looked the command up, before any
+    # check: CLIENT LIST shows itself as client|list, a refused command by its name, an unknown one NULL.
+    looked_up = _looked_up(argv)
+    client.last_cmd = looked_up.name if looked_up is not None else "NULL"
     queue = client.multi
     if queue is not None:
         # Queueing inside MULTI, short form: a well-formed plain command that passes admission.
@@ -304,7 +310,6 @@ def _execute_slow(client: Client, argv: list[bytes]) -> bytes | None:
         server.tracker.after_command(client, spec, argv)
     if client.keyspace.dirty != dirty or server.post_command_needed or server.propagation:
         server.after_write(client, spec, argv, dirty)
-    client.last_cmd = spec.name
     if reply.__class__ is Block:
         return _with_held(pubsub, server.block_client(client, reply))
     if reply.__class__ is NoReply:
@@ -321,11 +326,18 @@ def _call_no_touch(client: Client, spec: CommandSpec, argv: list[bytes]) -> Any:
         ks.touch_clock = saved
 
 
-def _count_rejected(argv: list[bytes]) -> None:
-    """A known command refused for its arity counts in its rejected_calls, as in Redis."""
-    spec = lookup(argv[0])
+def _looked_up(argv: list[bytes]) -> CommandSpec | None:
+    """The command Redis's lookupCommand finds for argv (the subcommand when argv names one, None
+    for an unknown command or subcommand), whatever its arity."""
+    spec = LOOKUP.get(argv[0]) or lookup(argv[0])
     if spec is not None and spec.subcommands and len(argv) >= 2:
         spec = spec.subcommands.get(argv[1].decode("latin-1").lower())
+    return spec
+
+
+def _count_rejected(argv: list[bytes]) -> None:
+    """A known command refused for its arity counts in its rejected_calls, as in Redis."""
+    spec = _looked_up(argv)
     if spec is not None:
         spec.rejected_calls += 1
 
