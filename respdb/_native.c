@@ -363,11 +363,13 @@ static PyObject *push(NativeState *st, PyObject *key, PyObject *element, int lef
         if (PyList_Append(tail, element) < 0)
             return NULL;
     }
-    if (set_slot_int(ql, off_ql_len, len + 1) < 0)
+    PyObject *n = PyLong_FromSsize_t(len + 1);
+    if (n == NULL)
         return NULL;
+    Py_SETREF(SLOT(ql, off_ql_len), Py_NewRef(n)); /* the new length is also the reply */
     st->dirty++;
     *wrote = 1;
-    return PyLong_FromSsize_t(len + 1);
+    return n;
 }
 
 /* QuickList.popleft / pop when the list keeps an element and the end chunk keeps one too; None
