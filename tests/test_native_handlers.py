@@ -82,21 +82,21 @@ def side_duo() -> Iterator[tuple[ServerProcess, ServerProcess]]:
         yield pair
 
 
+def _reset_all(*servers: ServerProcess) -> list[ServerProcess]:
+    for sp in servers:
+        _reset(sp.port)
+    return list(servers)
+
+
 @pytest.fixture
 def trio(duo: tuple[ServerProcess, ServerProcess], oracle: ServerProcess) -> list[ServerProcess]:
     """native, python, redis-server: all reset to defaults, flushed, stats and dirty count zeroed."""
-    servers = [*duo, oracle]
-    for sp in servers:
-        _reset(sp.port)
-    return servers
+    return _reset_all(*duo, oracle)
 
 
 @pytest.fixture
 def side_trio(side_duo: tuple[ServerProcess, ServerProcess], oracle: ServerProcess) -> list[ServerProcess]:
-    servers = [*side_duo, oracle]
-    for sp in servers:
-        _reset(sp.port)
-    return servers
+    return _reset_all(*side_duo, oracle)
 
 
 _DEFAULTS = (("hash-max-listpack-entries", "128"), ("hash-max-listpack-value", "64"), ("set-max-intset-entries", "512"),
