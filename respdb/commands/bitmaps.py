@@ -392,8 +392,7 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
     # the event and counts a change only per SET/INCRBY that wrote.
     _store(ctx, key, result, old is not None)
     if changes:
-        ctx.db.changed(key, "$", "setbit")
-        ctx.keyspace.dirty += changes - 1
+        ctx.db.changed(key, "$", "setbit", changes)
     return out
 
 

@@ -143,8 +143,7 @@ def _rename(db: Database, src: bytes, dst: bytes, nx: bool) -> int:
     if expire is not None:
         db.set_expire(dst, expire)
     db.changed(src, "g", "rename_from")
-    db.changed(dst, "g", "rename_to")
-    db.keyspace.dirty -= 1  # two keys signalled, but Redis counts a rename as one change
+    db.changed(dst, "g", "rename_to", 0)  # two keys signalled, but Redis counts a rename as one change
     db.signal_ready(dst)
     return 1
 
@@ -213,8 +212,7 @@ def move(ctx: Client, key: bytes, index: bytes) -> int:
     if expire is not None:
         dst.set_expire(key, expire)
     src.changed(key, "g", "move_from")
-    dst.changed(key, "g", "move_to")
-    ctx.keyspace.dirty -= 1  # two databases signalled, but Redis counts a move as one change
+    dst.changed(key, "g", "move_to", 0)  # two databases signalled, but Redis counts a move as one change
     dst.signal_ready(key)
     return 1
 

@@ -87,14 +87,13 @@ def hset(ctx: Client, key: bytes, field: bytes, value: bytes, *more: bytes) -> i
     if more:
         h.update(zip(more[::2], more[1::2], strict=True))
         _note_growth(ctx, key, h, before, (field, value, *more))
-        db.keyspace.dirty += len(more) >> 1  # Redis counts every pair given, new or not (changed() adds the first)
     else:
         # _note_growth inlined for the same reason: three length checks instead of a call.
         config = ctx.server.config
         limit = config.hash_max_listpack_value
         if len(field) > limit or len(value) > limit or before <= config.hash_max_listpack_entries < len(h):
             record(db, key, h, b"hashtable")
-    db.changed(key, "h", "hset")
+    db.changed(key, "h", "hset", 1 + (len(more) >> 1))  # Redis counts every pair given, new or not
     return len(h) - before
 
 
@@ -106,8 +105,7 @@ def hmset(ctx: Client, key: bytes, *pairs: bytes) -> object:
     before = len(h)
     h.update(zip(pairs[::2], pairs[1::2], strict=True))
     _note_growth(ctx, key, h, before, pairs)
-    ctx.db.changed(key, "h", "hset")
-    ctx.keyspace.dirty += (len(pairs) >> 1) - 1  # one change per pair given, as Redis counts them
+    ctx.db.changed(key, "h", "hset", len(pairs) >> 1)  # one change per pair given, as Redis counts them
     return OK
 
 
@@ -194,8 +192,7 @@ def hdel(ctx: Client, key: bytes, *fields: bytes) -> int:
             if not h:
                 break  # Redis stops at the last field too: the key is gone
     if removed:
-        db.changed(key, "h", "hdel")
-        db.keyspace.dirty += removed - 1  # one change per field deleted, as Redis counts them
+        db.changed(key, "h", "hdel", removed)  # one change per field deleted, as Redis counts them
         if not h:
             db.remove_if_empty(key, h)
             db.event(key, "g", "del")

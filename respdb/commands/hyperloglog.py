@@ -430,9 +430,8 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> int:
             db.add(key, stored)
         else:
             db.set(key, stored, keep_ttl=True)
-        db.changed(key, "$", "pfadd")
         # Redis counts the creation and each register raised as one change.
-        db.keyspace.dirty += created + updated - 1
+        db.changed(key, "$", "pfadd", created + updated)
         record(db, key, stored, RAW)
         _remember(db, key, stored, sparse)
         return 1

@@ -61,9 +61,9 @@ def list_at(db: Database, key: bytes) -> QuickList | None:
     return value
 
 
-def _removed(db: Database, key: bytes, value: QuickList, event: str) -> None:
+def _removed(db: Database, key: bytes, value: QuickList, event: str, changes: int = 1) -> None:
     """Record a removal: the list event, then `del` if that emptied (and so deleted) the list."""
-    db.changed(key, "l", event)
+    db.changed(key, "l", event, changes)
     if not value:
         db.remove_if_empty(key, value)
         db.event(key, "g", "del")
@@ -91,10 +91,10 @@ def _pusher(left: bool, only_existing: bool) -> Callable[..., int]:
             raise WrongType()
         if more:
             n = add(value, (element, *more))
-            db.keyspace.dirty += len(more)  # Redis counts each element pushed; changed_ready adds the first
+            db.changed_ready(key, "l", event, 1 + len(more))  # Redis counts each element pushed
         else:
             n = add_one(value, element)
-        db.changed_ready(key, "l", event)
+            db.changed_ready(key, "l", event)
         return n
 
     return push
@@ -111,8 +111,7 @@ def pop_many(db: Database, key: bytes, value: QuickList, left: bool, count: int)
     """Pop up to `count` elements from one end (value non-empty), with events and empty-key deletion."""
     n = min(count, len(value))
     out = value.popleft_many(n) if left else value.pop_many(n)
-    _removed(db, key, value, "lpop" if left else "rpop")
-    db.keyspace.dirty += n - 1  # one change per element popped, as Redis counts them
+    _removed(db, key, value, "lpop" if left else "rpop", n)  # one change per element popped, as Redis counts them
     return out
 
 
@@ -227,8 +226,7 @@ def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> int:
         return 0
     removed = value.remove(element, limit)  # count > 0 from the head, < 0 from the tail, 0 all
     if removed:
-        _removed(db, key, value, "lrem")
-        db.keyspace.dirty += removed - 1  # one change per element removed, as Redis counts them
+        _removed(db, key, value, "lrem", removed)  # one change per element removed, as Redis counts them
     return removed
 
 
@@ -243,10 +241,9 @@ def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> object:
     lo, hi = clip_range(s, e, n)
     left, right = (lo, n - hi) if lo < hi else (n, 0)
     value.trim(left, right)
-    _removed(db, key, value, "ltrim")
     # Redis counts each trimmed element as a change: trimming nothing adds none and is not
     # propagated, though the key is still signalled and the event sent.
-    ctx.keyspace.dirty += left + right - 1
+    _removed(db, key, value, "ltrim", left + right)
     return OK
 
 
@@ -308,8 +305,7 @@ def move_element(ctx: Client, src: bytes, dst: bytes, from_left: bool, to_left: 
     element = value.popleft() if from_left else value.pop()
     move_push(db, dst, dst_value, element, to_left)
     # Redis notifies the push on the destination before the pop on the source.
-    _removed(db, src, value, "lpop" if from_left else "rpop")
-    db.keyspace.dirty -= 1  # two keys changed, but Redis counts the move as one change
+    _removed(db, src, value, "lpop" if from_left else "rpop", 0)  # Redis counts the move as one change
     return element
 
 

@@ -126,9 +126,7 @@ def sadd(ctx: Client, key: bytes, member: bytes, *more: bytes) -> int:
     if s is None:
         s = {member, *more}
         db.add(key, s)
-        db.changed(key, "s", "sadd")
-        if more:
-            db.keyspace.dirty += len(s) - 1  # one change per member added, as Redis counts them
+        db.changed(key, "s", "sadd", len(s))  # one change per member added, as Redis counts them
         return len(s)
     if s.__class__ is not set:
         raise WrongType()
@@ -138,9 +136,7 @@ def sadd(ctx: Client, key: bytes, member: bytes, *more: bytes) -> int:
         s.update(more)
     added = len(s) - before
     if added:
-        db.changed(key, "s", "sadd")
-        if more:
-            db.keyspace.dirty += added - 1  # one change per member added, as Redis counts them
+        db.changed(key, "s", "sadd", added)  # one change per member added, as Redis counts them
     return added
 
 
@@ -155,8 +151,7 @@ def srem(ctx: Client, key: bytes, *members: bytes) -> int:
     s.difference_update(members)
     removed = before - len(s)
     if removed:
-        db.changed(key, "s", "srem")
-        db.keyspace.dirty += removed - 1  # one change per member removed, as Redis counts them
+        db.changed(key, "s", "srem", removed)  # one change per member removed, as Redis counts them
         if not s:
             db.remove_if_empty(key, s)
             db.event(key, "g", "del")
@@ -265,16 +260,14 @@ def _spop_count(ctx: Client, key: bytes, raw: bytes) -> object:
         reply = Set(ordered(ctx.server.config, s))
         db.delete(key)
         ctx.propagate_argv = [b"DEL", key]
-        db.changed(key, "s", "spop")
-        db.keyspace.dirty += len(reply) - 1  # one change per member popped, as Redis counts them
+        db.changed(key, "s", "spop", len(reply))  # one change per member popped, as Redis counts them
         db.event(key, "g", "del")
         return reply
     popped = random.sample(list(s), count)
     _keep_hashtable(ctx, key, s, popped)
     s.difference_update(popped)
     ctx.propagate_argv = [b"SREM", key, *popped]
-    db.changed(key, "s", "spop")
-    db.keyspace.dirty += count - 1  # one change per member popped, as Redis counts them
+    db.changed(key, "s", "spop", count)  # one change per member popped, as Redis counts them
     return Set(popped)
 
 

@@ -219,8 +219,7 @@ def _sort(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly: bool) -> o
             db.add(store, stored)
         else:
             db.set(store, stored)
-        db.changed(store, "l", "sortstore")
-        db.keyspace.dirty += len(stored) - 1  # one change per element stored, as Redis counts them
+        db.changed(store, "l", "sortstore", len(stored))  # one change per element stored, as Redis counts them
         db.signal_ready(store)
     elif db.delete(store):
         db.changed(store, "g", "del")

@@ -348,8 +348,7 @@ def xtrim(ctx: Client, key: bytes, *args: bytes) -> int:
         return 0
     deleted = _do_trim(s, t)
     if deleted:
-        ctx.db.changed(key, "t", "xtrim")
-        ctx.keyspace.dirty += deleted - 1  # one change per entry trimmed, as Redis counts them
+        ctx.db.changed(key, "t", "xtrim", deleted)  # one change per entry trimmed, as Redis counts them
         if t.approx:
             ctx.propagate_argv = _rewrite_trim([b"XTRIM", *argv[1:]], s, t, info["limit_idx"])
     return deleted
@@ -373,8 +372,7 @@ def xdel(ctx: Client, key: bytes, *ids: bytes) -> int:
     if deleted:
         if not len(s) or first_gone:
             s.refresh_first_id()
-        ctx.db.changed(key, "t", "xdel")
-        ctx.keyspace.dirty += deleted - 1  # one change per entry deleted, as Redis counts them
+        ctx.db.changed(key, "t", "xdel", deleted)  # one change per entry deleted, as Redis counts them
     return deleted
 
 

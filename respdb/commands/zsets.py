@@ -198,9 +198,8 @@ def zadd_generic(ctx: Client, key: bytes, flags: int, pairs: tuple[bytes, ...]) 
             z.add(member, score)
             updated += 1
     if added or updated:
-        db.changed(key, "z", "zincr" if incr else "zadd")
         # Redis counts every element added or updated (rdb_changes_since_last_save, save rules).
-        db.keyspace.dirty += added + updated - 1
+        db.changed(key, "z", "zincr" if incr else "zadd", added + updated)
     if incr:
         return Double(score) if processed else None
     return added + updated if ch else added
@@ -219,8 +218,7 @@ def zrem(ctx: Client, key: bytes, *members: bytes) -> int:
             if not z:
                 break
     if deleted:
-        db.changed(key, "z", "zrem")
-        db.keyspace.dirty += deleted - 1  # one change per element, as Redis counts them
+        db.changed(key, "z", "zrem", deleted)  # one change per element, as Redis counts them
         if not z:
             db.remove_if_empty(key, z)
             db.event(key, "g", "del")

@@ -37,9 +37,8 @@ def _pop(ctx: Client, key: bytes, z: ZSet, use_max: bool, count: int) -> list[tu
         out = [(m, s) for s, m in z.slice(0, n)]
         z.delete_slice(0, n)
     db = ctx.db
-    db.changed(key, "z", "zpopmax" if use_max else "zpopmin")
     # Redis counts one change per element removed (INFO rdb_changes_since_last_save, save rules).
-    db.keyspace.dirty += n - 1
+    db.changed(key, "z", "zpopmax" if use_max else "zpopmin", n)
     if not z:
         db.remove_if_empty(key, z)
         db.event(key, "g", "del")

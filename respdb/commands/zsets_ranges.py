@@ -140,8 +140,8 @@ def _zremrange(ctx: Client, key: bytes, min_: bytes, max_: bytes, rangetype: int
         lo, hi = z.lex_range(rng)  # type: ignore[arg-type]
     deleted = z.delete_slice(lo, hi)
     if deleted:
-        db.changed(key, "z", ("zremrangebyrank", "zremrangebyscore", "zremrangebylex")[rangetype])
-        db.keyspace.dirty += deleted - 1  # one change per element, as Redis counts them
+        # one change per element, as Redis counts them
+        db.changed(key, "z", ("zremrangebyrank", "zremrangebyscore", "zremrangebylex")[rangetype], deleted)
         if not z:
             db.remove_if_empty(key, z)
             db.event(key, "g", "del")

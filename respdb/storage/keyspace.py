@@ -348,10 +348,14 @@ class Database:
         return done
 
     # --- change notification -------------------------------------------------------------------
-    def changed(self, key: bytes, cls: str, event: str) -> None:
-        """Record a write to `key`: dirty count, WATCH, tracking, keyspace event `event` of class `cls`."""
+    def changed(self, key: bytes, cls: str, event: str, changes: int = 1) -> None:
+        """Record a write to `key`: dirty count, WATCH, tracking, keyspace event `event` of class `cls`.
+
+        `changes` is what Redis adds to its dirty counter for it: one per element for the commands
+        that count elements (SADD, HDEL, LPOP count, ...), 0 for a second key of a one-change command
+        (RENAME's destination) or a write that changed nothing countable (LTRIM of nothing)."""
         ks = self.keyspace
-        ks.dirty += 1
+        ks.dirty += changes
         if self.watched and key in self.watched:
             self.touch_watched(key)
         if ks.on_change is not None:
@@ -376,9 +380,9 @@ class Database:
         if blocking and key in blocking.get(self.id, ()):
             self.keyspace.ready_keys.append((self.id, key))
 
-    def changed_ready(self, key: bytes, cls: str, event: str) -> None:
+    def changed_ready(self, key: bytes, cls: str, event: str, changes: int = 1) -> None:
         """changed() and then signal_ready(), for the pushes (LPUSH/RPUSH are redis-benchmark staples)."""
-        self.changed(key, cls, event)
+        self.changed(key, cls, event, changes)
         blocking = self.keyspace.blocking_keys
         if blocking and key in blocking.get(self.id, ()):
             self.keyspace.ready_keys.append((self.id, key))
